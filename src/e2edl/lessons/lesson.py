@@ -1,0 +1,55 @@
+"""What a lesson is to the library: a name, a title, its data, its claims and its experiment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from e2edl.lessons.claims import Claim
+
+
+@dataclass
+class RunConfig:
+    """Everything ``e2edl run`` passes to a lesson's experiment.
+
+    ``epochs=None`` means the lesson's own default for the mode; ``device=None`` means auto-pick
+    (cuda → mps → cpu). ``out`` is the run folder: the experiment writes figures and checkpoints there.
+    """
+
+    out: Path
+    quick: bool = False
+    device: str | None = None
+    epochs: int | None = None
+    seed: int = 0
+    resume: bool = False
+    progress: bool = True
+    tensorboard: bool = False
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A registered lesson.
+
+    ``run(cfg)`` runs the experiment and returns ``{"metrics": {...}, "figures": [relative paths]}``;
+    extra keys are kept in ``result.json`` under ``details``.
+    """
+
+    number: int
+    name: str
+    title: str
+    datasets: tuple[str, ...]
+    claims: tuple[Claim, ...]
+    run: Callable[[RunConfig], dict] = field(repr=False)
+
+    @property
+    def notebook(self) -> str:
+        return f"notebooks/{self.number:02d}_{self.name.replace('-', '_')}.ipynb"
+
+    @property
+    def source(self) -> str:
+        return f"lessons/{self.number:02d}_{self.name.replace('-', '_')}.py"

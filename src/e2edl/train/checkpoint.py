@@ -1,0 +1,31 @@
+"""Checkpoints written atomically and read back safely (``weights_only=True``: no code runs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from e2edl.atomic import atomic_write
+
+
+def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temp file beside ``path``, then rename: a kill mid-write leaves the old one."""
+    path = Path(path)
+    with atomic_write(path, "wb") as f:
+        torch.save(state, f)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; run without --resume to start afresh")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged file
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RuntimeError(
+            f"checkpoint {path} cannot be read ({first_line}); delete it and run without --resume"
+        ) from error

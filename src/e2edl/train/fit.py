@@ -1,0 +1,261 @@
+"""One training loop for every lesson: ``fit`` trains, ``evaluate`` measures.
+
+What ``fit`` does each epoch, in order: set the data order for the epoch, train on every batch
+(AMP on CUDA, optional gradient clipping, per-step or per-epoch scheduler), evaluate on the
+validation data with torchmetrics, append a line to ``metrics.jsonl``, save a checkpoint. The
+checkpoint holds everything that decides what happens next — weights, optimizer, scheduler,
+grad scaler, every RNG state, the epoch and the data order — so ``resume=True`` after a kill
+finishes with exactly the weights an uninterrupted run would have (on the CPU, bit for bit).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from e2edl.train.checkpoint import load_checkpoint, save_checkpoint
+from e2edl.train.device import pick_device
+from e2edl.train.metrics_log import MetricsLog
+from e2edl.train.seeding import get_rng_state, seed_everything, set_rng_state
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint (if any) is left as it was."""
+
+
+@dataclass
+class History:
+    """What ``fit`` returns: one record per epoch (the lines of ``metrics.jsonl``)."""
+
+    records: list[dict] = field(default_factory=list)
+    run_dir: Path | None = None
+
+    @property
+    def last(self) -> dict:
+        return self.records[-1] if self.records else {}
+
+    def series(self, key: str) -> list[float]:
+        """``history.series("val_accuracy")`` → that value for every epoch that logged it."""
+        return [r[key] for r in self.records if key in r]
+
+
+def progress_enabled(progress: bool) -> bool:
+    """Progress bars are on unless the caller or ``E2EDL_PROGRESS=0`` turns them off."""
+    return progress and os.environ.get("E2EDL_PROGRESS", "1") != "0"
+
+
+def _to_device(batch, device: torch.device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+def _amp_settings(device: torch.device, amp: bool | None) -> tuple[bool, torch.dtype]:
+    """Mixed precision is used on CUDA only: bf16 where the GPU has it, else fp16 with loss scaling."""
+    enabled = device.type == "cuda" and (amp is None or amp)
+    dtype = torch.bfloat16 if enabled and torch.cuda.is_bf16_supported() else torch.float16
+    return enabled, dtype
+
+
+def _set_epoch(loader: Iterable, epoch: int) -> None:
+    """Tell the loader (or its sampler) which epoch's order to produce."""
+    for part in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)):
+        if hasattr(part, "set_epoch"):
+            part.set_epoch(epoch)
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    loss_fn: nn.Module | None = None,
+    metrics: Mapping[str, object] | None = None,
+    device: str | torch.device | None = None,
+    amp: bool | None = None,
+    progress: bool = False,
+) -> dict[str, float]:
+    """Mean loss (weighted by batch size) and each torchmetrics metric over ``loader``.
+
+    Batches are ``(inputs, targets)``; ``model(inputs)`` gives the outputs fed to the loss and
+    to each metric's ``update(outputs, targets)``.
+    """
+    device = pick_device(device)
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    metrics = {name: metric.to(device) for name, metric in (metrics or {}).items()}
+    for metric in metrics.values():
+        metric.reset()
+    use_amp, amp_dtype = _amp_settings(device, amp)
+    total_loss, count = 0.0, 0
+    for inputs, targets in tqdm(loader, desc="evaluate", leave=False, disable=not progress_enabled(progress)):
+        inputs, targets = _to_device((inputs, targets), device)
+        with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+            outputs = model(inputs)
+        outputs = outputs.float()
+        if loss_fn is not None:
+            total_loss += loss_fn(outputs, targets).item() * len(targets)
+            count += len(targets)
+        for metric in metrics.values():
+            metric.update(outputs, targets)
+    model.train(was_training)
+    result = {"loss": total_loss / max(count, 1)} if loss_fn is not None else {}
+    result.update({name: float(metric.compute()) for name, metric in metrics.items()})
+    return result
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable,
+    *,
+    epochs: int,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    scheduler_interval: str = "epoch",
+    val_loader: Iterable | None = None,
+    metrics: Mapping[str, object] | None = None,
+    device: str | torch.device | None = None,
+    amp: bool | None = None,
+    grad_clip: float | None = None,
+    seed: int = 0,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    tensorboard: bool = False,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs; return the per-epoch :class:`History`.
+
+    Args:
+        train_loader: iterable of ``(inputs, targets)`` batches; if it (or its sampler) has
+            ``set_epoch``, it is called before each epoch so the order depends on the epoch only.
+        scheduler_interval: ``"epoch"`` or ``"step"`` — when ``scheduler.step()`` is called.
+        metrics: name → torchmetrics metric, computed on ``val_loader`` as ``val_<name>``.
+        device: ``None``/``"auto"`` picks cuda → mps → cpu.
+        amp: mixed precision on CUDA (default on there; ignored elsewhere).
+        grad_clip: clip the global gradient norm to this value.
+        seed: seeds Python, NumPy and torch at the start of a fresh run.
+        run_dir: where ``metrics.jsonl`` and ``checkpoint.pt`` go; ``None`` keeps nothing on disk.
+        resume: continue from ``run_dir/checkpoint.pt`` if it exists.
+    """
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if scheduler_interval not in ("epoch", "step"):
+        raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+    if resume and run_dir is None:
+        raise ValueError("resume=True needs the run_dir of the run to continue")
+    device = pick_device(device)
+    model.to(device)
+    use_amp, amp_dtype = _amp_settings(device, amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    checkpoint_path = run_dir / CHECKPOINT_NAME if run_dir is not None else None
+    log = MetricsLog(run_dir, tensorboard=tensorboard)
+    show = progress_enabled(progress)
+
+    history = History(run_dir=run_dir)
+    start_epoch, global_step, elapsed = 0, 0, 0.0
+    if resume and checkpoint_path.is_file():
+        state = load_checkpoint(checkpoint_path, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+        if state.get("loader") is not None and hasattr(train_loader, "load_state_dict"):
+            train_loader.load_state_dict(state["loader"])
+        set_rng_state(state["rng"])
+        start_epoch, global_step = state["epoch"], state["step"]
+        history.records = list(state["history"])
+        elapsed = history.last.get("elapsed", 0.0)
+        if show:
+            tqdm.write(f"resuming {run_dir} after epoch {start_epoch}")
+    else:
+        if resume and show:
+            tqdm.write(f"no checkpoint in {run_dir}; starting from scratch")
+        seed_everything(seed)
+    log.restart(history.records)
+
+    epoch_bar = tqdm(range(start_epoch, epochs), desc="epochs", initial=start_epoch, total=epochs, disable=not show)
+    for epoch in epoch_bar:
+        epoch_start = time.perf_counter()
+        _set_epoch(train_loader, epoch)
+        model.train()
+        loss_sum, seen = 0.0, 0
+        batch_bar = tqdm(train_loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
+        for inputs, targets in batch_bar:
+            inputs, targets = _to_device((inputs, targets), device)
+            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+                outputs = model(inputs)
+                loss = loss_fn(outputs, targets)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                where = f"the last good checkpoint is {checkpoint_path}" if checkpoint_path and checkpoint_path.is_file() else "no checkpoint was written"
+                raise TrainingDiverged(
+                    f"loss became {loss_value} at epoch {epoch + 1}, step {global_step + 1}; {where}. "
+                    "Try a lower learning rate or gradient clipping (grad_clip)."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if grad_clip is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            if scheduler is not None and scheduler_interval == "step":
+                scheduler.step()
+            global_step += 1
+            batch_size = len(targets)
+            loss_sum += loss_value * batch_size
+            seen += batch_size
+            batch_bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+
+        record = {"epoch": epoch + 1, "step": global_step, "train_loss": loss_sum / max(seen, 1)}
+        record["lr"] = optimizer.param_groups[0]["lr"]
+        if val_loader is not None:
+            scores = evaluate(model, val_loader, loss_fn, metrics, device=device, amp=amp)
+            record.update({f"val_{name}": value for name, value in scores.items()})
+        if scheduler is not None and scheduler_interval == "epoch":
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(record.get("val_loss", record["train_loss"]))
+            else:
+                scheduler.step()
+        record["seconds"] = round(time.perf_counter() - epoch_start, 4)
+        elapsed += record["seconds"]
+        record["elapsed"] = round(elapsed, 4)
+        history.records.append(record)
+        log.log(record)
+        epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.startswith(("train_loss", "val_"))})
+
+        if checkpoint_path is not None:
+            save_checkpoint(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+                    "loader": train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
+                    "rng": get_rng_state(),
+                    "epoch": epoch + 1,
+                    "step": global_step,
+                    "history": history.records,
+                },
+                checkpoint_path,
+            )
+    log.close()
+    return history

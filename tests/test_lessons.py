@@ -1,0 +1,146 @@
+"""The lesson registry, claims, result.json, the CLI path and the course report."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from e2edl import cli
+from e2edl.lessons import Claim, Lesson, RunConfig, UnknownLesson, all_lessons, get_lesson, run_lesson
+from e2edl.lessons import registry as registry_module
+from e2edl.lessons.course import README_BEGIN, README_END, run_course, update_readme
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_lesson_has_its_source_and_notebook() -> None:
+    lessons = all_lessons()
+    assert [lesson.number for lesson in lessons] == list(range(1, len(lessons) + 1))
+    assert len({lesson.name for lesson in lessons}) == len(lessons)
+    for lesson in lessons:
+        assert (ROOT / lesson.source).is_file(), lesson.source
+        assert (ROOT / lesson.notebook).is_file(), lesson.notebook
+        assert lesson.claims, f"{lesson.name} claims nothing"
+        source = (ROOT / lesson.source).read_text()
+        assert f'run_lesson("{lesson.name}"' in source, f"{lesson.source} must end by calling run_lesson"
+
+
+def test_lookup_by_name_number_and_stem() -> None:
+    assert get_lesson("linear-regression").number == 2
+    assert get_lesson("2").name == get_lesson("02_linear_regression").name == "linear-regression"
+    with pytest.raises(UnknownLesson, match="did you mean linear-regression"):
+        get_lesson("linear-regresion")
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "ok"),
+    [(">=", 0.95, True), (">=", 0.9499, False), ("<=", 1e-7, True), ("<=", float("nan"), False), ("<=", None, False)],
+)
+def test_claim_check(op: str, value, ok: bool) -> None:
+    threshold = 0.95 if op == ">=" else 1e-6
+    claim = Claim("m", op, quick=threshold, full=threshold)
+    metrics = {} if value is None else {"m": value}
+    assert claim.check(metrics, quick=True)["ok"] is ok
+
+
+def test_claim_thresholds_differ_by_mode() -> None:
+    claim = Claim("acc", ">=", quick=0.9, full=0.98)
+    assert claim.check({"acc": 0.95}, quick=True)["ok"]
+    assert not claim.check({"acc": 0.95}, quick=False)["ok"]
+    with pytest.raises(ValueError, match="claim op"):
+        Claim("acc", "=>", 1, 1)
+
+
+def fake_lesson(value: float) -> Lesson:
+    return Lesson(
+        number=99,
+        name="fake",
+        title="A lesson that measures what it is told",
+        datasets=(),
+        claims=(Claim("score", ">=", quick=0.5, full=0.9),),
+        run=lambda cfg: {"metrics": {"score": value}, "figures": []},
+    )
+
+
+@pytest.mark.parametrize(("value", "code"), [(0.95, 0), (0.7, 1)])
+def test_cli_run_exit_code_follows_the_claims(tmp_path, monkeypatch, capsys, value, code) -> None:
+    monkeypatch.setattr(registry_module, "all_lessons", lambda: [fake_lesson(value)])
+    assert cli.main(["run", "fake", "--out", str(tmp_path), "--no-progress"]) == code
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["claims"] == [{"metric": "score", "op": ">=", "threshold": 0.9, "value": value, "ok": code == 0}]
+    assert result["mode"] == "full"
+    out = capsys.readouterr().out
+    assert "score" in out and ("all claims hold" if code == 0 else "SOME CLAIMS FAILED") in out
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(capsys) -> None:
+    assert cli.main(["run", "linear-regresion"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "did you mean linear-regression" in err
+    assert cli.main(["run", "linear-regression", "--epochs", "0"]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+    if not __import__("torch").cuda.is_available():
+        assert cli.main(["run", "linear-regression", "--device", "cuda"]) == 2
+        assert "use --device cpu" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_runs_a_real_lesson_end_to_end(tmp_path) -> None:
+    """The installed command, in its own process, exactly as a user types it."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "e2edl", "run", "linear-regression", "--quick", "--out", str(out), "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert set(result) >= {"lesson", "mode", "seconds", "metrics", "claims"}
+    assert result["lesson"] == "linear-regression" and result["mode"] == "quick"
+    assert all(c["ok"] for c in result["claims"]) and len(result["claims"]) == len(get_lesson("2").claims)
+    assert all((out / fig).is_file() for fig in result["figures"])
+    assert (out / "sgd" / "metrics.jsonl").is_file() and (out / "sgd" / "checkpoint.pt").is_file()
+    assert "linear-regression (quick mode" in proc.stdout
+
+
+def test_cli_list_shows_every_lesson_and_claim(capsys) -> None:
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for lesson in all_lessons():
+        assert lesson.name in out
+        assert all(claim.metric in out for claim in lesson.claims)
+
+
+def test_course_report_and_readme_table(tmp_path, monkeypatch) -> None:
+    lessons = [fake_lesson(0.95)]
+    monkeypatch.setattr(registry_module, "all_lessons", lambda: lessons)
+    monkeypatch.setattr("e2edl.lessons.course.all_lessons", lambda: lessons)
+    results = run_course(tmp_path, quick=False)
+    report = (tmp_path / "report.md").read_text()
+    assert "| fake | score | 0.95 | >= 0.9 | yes |" in report
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_BEGIN}\nold table\n{README_END}\nrest\n")
+    update_readme(readme, results, quick=False)
+    text = readme.read_text()
+    assert "old table" not in text and "| fake | score | 0.95 |" in text and text.endswith("rest\n")
+    with pytest.raises(ValueError, match="full run"):
+        update_readme(readme, results, quick=True)
+
+
+def test_course_goes_on_after_a_lesson_crashes(tmp_path, monkeypatch) -> None:
+    def crash(cfg: RunConfig) -> dict:
+        raise RuntimeError("boom")
+
+    broken = Lesson(98, "broken", "Crashes", (), (Claim("x", ">=", 0, 0),), crash)
+    lessons = [broken, fake_lesson(0.95)]
+    monkeypatch.setattr(registry_module, "all_lessons", lambda: lessons)
+    monkeypatch.setattr("e2edl.lessons.course.all_lessons", lambda: lessons)
+    results = run_course(tmp_path, quick=True)
+    assert [r["lesson"] for r in results] == ["broken", "fake"]
+    assert results[0]["error"] == "RuntimeError: boom" and "error: RuntimeError: boom" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "98_broken" / "error.txt").is_file()
+
+
+def test_run_lesson_in_process_matches_claims_table(tmp_path) -> None:
+    result = run_lesson("linear-regression", quick=True, out=tmp_path, progress=False, echo=False)
+    assert result["metrics"]["gd_vs_least_squares"] < 1e-4
+    assert json.loads((tmp_path / "result.json").read_text())["metrics"] == result["metrics"]
