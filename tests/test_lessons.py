@@ -36,7 +36,13 @@ def test_lookup_by_name_number_and_stem() -> None:
 
 @pytest.mark.parametrize(
     ("op", "value", "ok"),
-    [(">=", 0.95, True), (">=", 0.9499, False), ("<=", 1e-7, True), ("<=", float("nan"), False), ("<=", None, False)],
+    [
+        (">=", 0.95, True),
+        (">=", 0.9499, False),
+        ("<=", 1e-7, True),
+        ("<=", float("nan"), False),
+        ("<=", None, False),
+    ],
 )
 def test_claim_check(op: str, value, ok: bool) -> None:
     threshold = 0.95 if op == ">=" else 1e-6
@@ -69,7 +75,9 @@ def test_cli_run_exit_code_follows_the_claims(tmp_path, monkeypatch, capsys, val
     monkeypatch.setattr(registry_module, "all_lessons", lambda: [fake_lesson(value)])
     assert cli.main(["run", "fake", "--out", str(tmp_path), "--no-progress"]) == code
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["claims"] == [{"metric": "score", "op": ">=", "threshold": 0.9, "value": value, "ok": code == 0}]
+    assert result["claims"] == [
+        {"metric": "score", "op": ">=", "threshold": 0.9, "value": value, "ok": code == 0}
+    ]
     assert result["mode"] == "full"
     out = capsys.readouterr().out
     assert "score" in out and ("all claims hold" if code == 0 else "SOME CLAIMS FAILED") in out
@@ -90,7 +98,17 @@ def test_cli_bad_input_is_one_line_and_exit_2(capsys) -> None:
 def test_cli_runs_a_real_lesson_end_to_end(tmp_path) -> None:
     """The installed command, in its own process, exactly as a user types it."""
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "e2edl", "run", "linear-regression", "--quick", "--out", str(out), "--no-progress"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "e2edl",
+        "run",
+        "linear-regression",
+        "--quick",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads((out / "result.json").read_text())
@@ -136,7 +154,10 @@ def test_course_goes_on_after_a_lesson_crashes(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr("e2edl.lessons.course.all_lessons", lambda: lessons)
     results = run_course(tmp_path, quick=True)
     assert [r["lesson"] for r in results] == ["broken", "fake"]
-    assert results[0]["error"] == "RuntimeError: boom" and "error: RuntimeError: boom" in (tmp_path / "report.md").read_text()
+    assert (
+        results[0]["error"] == "RuntimeError: boom"
+        and "error: RuntimeError: boom" in (tmp_path / "report.md").read_text()
+    )
     assert (tmp_path / "98_broken" / "error.txt").is_file()
 
 

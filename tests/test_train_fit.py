@@ -82,7 +82,9 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
             return out * float("nan") if self.calls > 2 * 8 + 3 else out
 
     model = BlowsUpInEpoch3()
-    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 3, step 20; the last good checkpoint is"):
+    with pytest.raises(
+        TrainingDiverged, match=r"loss became nan at epoch 3, step 20; the last good checkpoint is"
+    ):
         fit(
             model,
             TensorLoader(x, y, batch_size=64),
@@ -120,7 +122,9 @@ def test_step_scheduler_and_grad_clip() -> None:
 
 def test_bad_arguments_say_what_to_do(tmp_path: Path) -> None:
     model = nn.Linear(2, 3)
-    args = dict(loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False)
+    args = dict(
+        loss_fn=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False
+    )
     with pytest.raises(ValueError, match="resume=True needs the run_dir"):
         fit(model, [], epochs=1, resume=True, **args)
     with pytest.raises(ValueError, match="scheduler_interval"):
@@ -149,7 +153,10 @@ def test_checkpoint_round_trip_and_damaged_file(tmp_path: Path) -> None:
 
 def test_tensor_loader_order_depends_only_on_seed_and_epoch() -> None:
     x = torch.arange(10)
-    a, b = TensorLoader(x, batch_size=4, shuffle=True, seed=3), TensorLoader(x, batch_size=4, shuffle=True, seed=3)
+    a, b = (
+        TensorLoader(x, batch_size=4, shuffle=True, seed=3),
+        TensorLoader(x, batch_size=4, shuffle=True, seed=3),
+    )
     a.set_epoch(5)
     b.set_epoch(5)
     assert [t[0].tolist() for t in a] == [t[0].tolist() for t in b]

@@ -38,7 +38,17 @@ def test_killed_run_resumes_to_bitwise_identical_weights(tmp_path: Path, loader:
     train(straight, "--loader", loader)
 
     # Start the same run slowly, wait until two epochs are checkpointed, then kill -9 mid-epoch 3.
-    cmd = [sys.executable, str(SCRIPT), str(killed), "--epochs", str(EPOCHS), "--loader", loader, "--slow", "0.01"]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        str(killed),
+        "--epochs",
+        str(EPOCHS),
+        "--loader",
+        loader,
+        "--slow",
+        "0.01",
+    ]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while epochs_logged(killed) < 2 and time.monotonic() < deadline and process.poll() is None:

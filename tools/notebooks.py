@@ -30,7 +30,9 @@ def render(source: Path) -> nbformat.NotebookNode:
     """The notebook a lesson source turns into, outputs empty."""
     notebook = jupytext.read(source, fmt="py:percent")
     notebook.metadata.pop("jupytext", None)  # no pairing info: the .ipynb is a build product
-    notebook.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    notebook.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

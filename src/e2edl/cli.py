@@ -21,7 +21,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="override the lesson's number of epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    parser.add_argument("--tensorboard", action="store_true", help="also log to TensorBoard in the run folder")
+    parser.add_argument(
+        "--tensorboard", action="store_true", help="also log to TensorBoard in the run folder"
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
 
 
@@ -65,8 +67,14 @@ def _config_options(args: argparse.Namespace) -> dict:
         raise CLIError(error) from None
     if args.epochs is not None and args.epochs < 1:
         raise CLIError(f"--epochs must be at least 1, got {args.epochs}")
-    return dict(device=args.device, epochs=args.epochs, seed=args.seed, resume=args.resume,
-                progress=args.progress, tensorboard=args.tensorboard)
+    return dict(
+        device=args.device,
+        epochs=args.epochs,
+        seed=args.seed,
+        resume=args.resume,
+        progress=args.progress,
+        tensorboard=args.tensorboard,
+    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -76,8 +84,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         data = ", ".join(lesson.datasets) or "no data set"
         print(f"{lesson.number:02d} {lesson.name:<22} {lesson.title}  [{data}]")
         for claim in lesson.claims:
-            print(f"     {claim.metric} {claim.op} {format(claim.full, 'g')} (quick: {format(claim.quick, 'g')})"
-                  + (f"  — {claim.text}" if claim.text else ""))
+            print(
+                f"     {claim.metric} {claim.op} {format(claim.full, 'g')} (quick: {format(claim.quick, 'g')})"
+                + (f"  — {claim.text}" if claim.text else "")
+            )
     return 0
 
 

@@ -32,8 +32,15 @@ def run_course(out: Path, quick: bool, only: list[str] | None = None, **options)
             message = f"{type(error).__name__}: {error}".splitlines()[0]
             print(f"{lesson.name}: FAILED to run — {message}")
             write_text(folder / "error.txt", traceback.format_exc())
-            result = {"lesson": lesson.name, "mode": "quick" if quick else "full", "seconds": None,
-                      "metrics": {}, "claims": [], "figures": [], "error": message}
+            result = {
+                "lesson": lesson.name,
+                "mode": "quick" if quick else "full",
+                "seconds": None,
+                "metrics": {},
+                "claims": [],
+                "figures": [],
+                "error": message,
+            }
         result["folder"] = folder.name
         result["title"] = lesson.title
         results.append(result)

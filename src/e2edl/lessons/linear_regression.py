@@ -146,7 +146,11 @@ def plot_learning_rates(curves: dict[str, list[float]], best_loss: float):
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for label, losses in curves.items():
         ax.semilogy(range(len(losses)), [max(loss - best_loss, 1e-16) for loss in losses], label=label)
-    ax.set(xlabel="step", ylabel="MSE − least-squares MSE (log)", title="Gradient descent at several learning rates")
+    ax.set(
+        xlabel="step",
+        ylabel="MSE − least-squares MSE (log)",
+        title="Gradient descent at several learning rates",
+    )
     ax.legend(fontsize=7)
     return fig
 
@@ -174,7 +178,9 @@ def run(cfg: RunConfig) -> dict:
     lr_critical = critical_learning_rate(x)
     b_gd, w_gd, gd_losses = gradient_descent(x, y, lr=0.9 * lr_critical, steps=300 if cfg.quick else 1000)
     curves = {
-        f"{factor} × critical ({factor * lr_critical:.3f})": gradient_descent(x, y, factor * lr_critical, 100)[2]
+        f"{factor} × critical ({factor * lr_critical:.3f})": gradient_descent(
+            x, y, factor * lr_critical, 100
+        )[2]
         for factor in (0.1, 0.5, 0.9, 1.1)
     }
     diverging = curves[f"1.1 × critical ({1.1 * lr_critical:.3f})"]
@@ -189,8 +195,15 @@ def run(cfg: RunConfig) -> dict:
         return max(abs(b - TRUE_INTERCEPT), abs(w - TRUE_SLOPE))
 
     figures = {
-        "fits.png": plot_fits(x, y, {"least squares": (b_ls, w_ls), "gradient descent": (b_gd, w_gd),
-                                     "nn.Linear + SGD": (b_sgd, w_sgd)}),
+        "fits.png": plot_fits(
+            x,
+            y,
+            {
+                "least squares": (b_ls, w_ls),
+                "gradient descent": (b_gd, w_gd),
+                "nn.Linear + SGD": (b_sgd, w_sgd),
+            },
+        ),
         "learning_rates.png": plot_learning_rates(curves, best_loss=mse(x.double(), y.double(), b_ls, w_ls)),
         "logistic_boundary.png": plot_boundary(logistic, x_test[:500], y_test[:500]),
     }
@@ -217,11 +230,22 @@ LESSON = Lesson(
     title="Linear regression via SGD, and logistic regression",
     datasets=(),
     claims=(
-        Claim("least_squares_param_error", "<=", PARAM_TOLERANCE, PARAM_TOLERANCE,
-              "closed form recovers b=2, w=3"),
+        Claim(
+            "least_squares_param_error",
+            "<=",
+            PARAM_TOLERANCE,
+            PARAM_TOLERANCE,
+            "closed form recovers b=2, w=3",
+        ),
         Claim("gd_vs_least_squares", "<=", 1e-4, 1e-6, "hand-written GD reaches the least-squares answer"),
         Claim("sgd_param_error", "<=", PARAM_TOLERANCE, PARAM_TOLERANCE, "nn.Linear + SGD recovers b=2, w=3"),
-        Claim("diverging_loss_growth", ">=", 1e6, 1e6, "lr = 1.1 × critical multiplies the loss by ≥ 10⁶ in 100 steps"),
+        Claim(
+            "diverging_loss_growth",
+            ">=",
+            1e6,
+            1e6,
+            "lr = 1.1 × critical multiplies the loss by ≥ 10⁶ in 100 steps",
+        ),
         Claim("logistic_test_accuracy", ">=", 0.95, 0.95, "logistic regression on held-out blobs"),
         Claim("logistic_accuracy_gap_to_sklearn", "<=", 0.01, 0.01, "matches scikit-learn's solver"),
     ),

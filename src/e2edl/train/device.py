@@ -22,7 +22,9 @@ def pick_device(requested: str | torch.device | None = None) -> torch.device:
     except RuntimeError:
         raise ValueError(f"unknown device {requested!r}; use cpu, cuda, cuda:N, mps or auto") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} asked for, but this machine has no CUDA GPU; use --device cpu")
+        raise ValueError(
+            f"device {requested!r} asked for, but this machine has no CUDA GPU; use --device cpu"
+        )
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(
             f"device {requested!r} asked for, but only {torch.cuda.device_count()} CUDA GPU(s) exist"

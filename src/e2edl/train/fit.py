@@ -191,7 +191,9 @@ def fit(
         seed_everything(seed)
     log.restart(history.records)
 
-    epoch_bar = tqdm(range(start_epoch, epochs), desc="epochs", initial=start_epoch, total=epochs, disable=not show)
+    epoch_bar = tqdm(
+        range(start_epoch, epochs), desc="epochs", initial=start_epoch, total=epochs, disable=not show
+    )
     for epoch in epoch_bar:
         epoch_start = time.perf_counter()
         _set_epoch(train_loader, epoch)
@@ -205,7 +207,11 @@ def fit(
                 loss = loss_fn(outputs, targets)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                where = f"the last good checkpoint is {checkpoint_path}" if checkpoint_path and checkpoint_path.is_file() else "no checkpoint was written"
+                where = (
+                    f"the last good checkpoint is {checkpoint_path}"
+                    if checkpoint_path and checkpoint_path.is_file()
+                    else "no checkpoint was written"
+                )
                 raise TrainingDiverged(
                     f"loss became {loss_value} at epoch {epoch + 1}, step {global_step + 1}; {where}. "
                     "Try a lower learning rate or gradient clipping (grad_clip)."
@@ -240,7 +246,9 @@ def fit(
         record["elapsed"] = round(elapsed, 4)
         history.records.append(record)
         log.log(record)
-        epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k.startswith(("train_loss", "val_"))})
+        epoch_bar.set_postfix(
+            {k: f"{v:.4g}" for k, v in record.items() if k.startswith(("train_loss", "val_"))}
+        )
 
         if checkpoint_path is not None:
             save_checkpoint(

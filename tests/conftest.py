@@ -1,0 +1,25 @@
+"""Shared fixtures. Data fixtures are named ``data_*``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated data environment; returns the cache root ``$E2EDL_HOME`` (under ``tmp_path``).
+
+    No mirror, offline, progress bars off, and fast retries (3 tries, 10 ms backoff) for tests
+    that go online against a local server.
+    """
+    home = tmp_path / "e2edl-home"
+    monkeypatch.setenv("E2EDL_HOME", str(home))
+    monkeypatch.delenv("E2EDL_MIRROR", raising=False)
+    monkeypatch.setenv("E2EDL_OFFLINE", "1")
+    monkeypatch.setenv("E2EDL_PROGRESS", "0")
+    monkeypatch.setenv("E2EDL_DOWNLOAD_TRIES", "3")
+    monkeypatch.setenv("E2EDL_DOWNLOAD_BACKOFF", "0.01")
+    monkeypatch.setenv("E2EDL_DOWNLOAD_TIMEOUT", "5")
+    return home
