@@ -7,7 +7,7 @@ smaller, differently named subset kept in the course's local mirror (no URL: mir
 Checksums are SHA-256 of the *content*: for gzip files, of the decompressed bytes, because gzip
 headers (timestamps, names) differ between mirrors of the same data. Sources:
 
-- MNIST / Fashion-MNIST decompressed SHA-256: the course mirror's README (``/work/shared/data``),
+- MNIST / Fashion-MNIST decompressed SHA-256: the course mirror's README (``shared/data/README.md``),
   which states they equal the public originals' content. The public ``.gz`` files differ byte-wise
   from the mirror's (torchvision's MD5s of the public ``.gz`` do not match the mirror's), which is
   why the decompressed content is what is checked.
