@@ -166,3 +166,23 @@ def test_tensor_loader_order_depends_only_on_seed_and_epoch() -> None:
     assert len(a) == 3 and len(TensorLoader(x, batch_size=4, drop_last=True)) == 2
     with pytest.raises(ValueError, match="same length"):
         TensorLoader(x, torch.arange(9), batch_size=2)
+
+
+def test_tensorboard_option_writes_event_files(tmp_path: Path) -> None:
+    x, y = blobs(64)
+    model = nn.Linear(2, 3)
+    fit(
+        model,
+        TensorLoader(x, y, batch_size=32),
+        epochs=2,
+        loss_fn=nn.CrossEntropyLoss(),
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        run_dir=tmp_path,
+        tensorboard=True,
+        progress=False,
+    )
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("train_loss")] == [2, 4]

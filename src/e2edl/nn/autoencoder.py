@@ -1,0 +1,100 @@
+"""Autoencoders for 28×28 grey images: an encoder squeezes an image into ``bottleneck`` numbers,
+a decoder rebuilds the image from them, and training on ``MSE(decode(encode(x)), x)`` forces those
+few numbers to keep what matters.
+
+Both models share one interface::
+
+    model.encode(x)  # (B, 1, 28, 28) in [0, 1] → z (B, k)
+    model.decode(z)  # (B, k) → (B, 1, 28, 28) in [0, 1]  (a sigmoid output)
+    model(x)         # decode(encode(x))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+IMAGE_SHAPE = (1, 28, 28)
+IMAGE_PIXELS = 28 * 28
+
+
+class FCAutoencoder(nn.Module):
+    """A fully connected autoencoder: 784 → hidden… → k → …hidden reversed → 784.
+
+    Every hidden layer is ``Linear`` + ``ReLU``; the code ``z`` is linear (no activation), the
+    output goes through a sigmoid so pixels land in [0, 1] like the inputs.
+    """
+
+    def __init__(self, bottleneck: int, hidden: Sequence[int] = (512, 256, 128)) -> None:
+        super().__init__()
+        if bottleneck < 1:
+            raise ValueError(f"bottleneck must be >= 1, got {bottleneck}")
+        self.bottleneck = bottleneck
+        widths = [IMAGE_PIXELS, *hidden]
+        encoder: list[nn.Module] = [nn.Flatten()]  # (B, 1, 28, 28) → (B, 784)
+        for n_in, n_out in zip(widths, widths[1:]):
+            encoder += [nn.Linear(n_in, n_out), nn.ReLU()]
+        encoder.append(nn.Linear(widths[-1], bottleneck))  # (B, k)
+        self.encoder = nn.Sequential(*encoder)
+
+        back = [bottleneck, *reversed(widths)]  # k, …hidden reversed, 784
+        decoder: list[nn.Module] = []
+        for n_in, n_out in zip(back, back[1:-1]):
+            decoder += [nn.Linear(n_in, n_out), nn.ReLU()]
+        decoder += [nn.Linear(back[-2], IMAGE_PIXELS), nn.Sigmoid(), nn.Unflatten(1, IMAGE_SHAPE)]
+        self.decoder = nn.Sequential(*decoder)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 28, 28) → (B, k)."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, k) → (B, 1, 28, 28) in [0, 1]."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class ConvAutoencoder(nn.Module):
+    """A convolutional autoencoder: two stride-2 convolutions halve the image twice
+    (28 → 14 → 7), a linear layer maps the (C, 7, 7) features to the k-number code; the decoder
+    mirrors it with transposed convolutions (7 → 14 → 28) and ends in a sigmoid.
+    """
+
+    def __init__(self, bottleneck: int, channels: tuple[int, int] = (32, 64)) -> None:
+        super().__init__()
+        if bottleneck < 1:
+            raise ValueError(f"bottleneck must be >= 1, got {bottleneck}")
+        self.bottleneck = bottleneck
+        c1, c2 = channels
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c1, 3, stride=2, padding=1),  # (B, c1, 14, 14)
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1),  # (B, c2, 7, 7)
+            nn.ReLU(),
+            nn.Flatten(),  # (B, c2·49)
+            nn.Linear(c2 * 49, bottleneck),  # (B, k)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(bottleneck, c2 * 49),
+            nn.ReLU(),
+            nn.Unflatten(1, (c2, 7, 7)),  # (B, c2, 7, 7)
+            nn.ConvTranspose2d(c2, c1, 3, stride=2, padding=1, output_padding=1),  # (B, c1, 14, 14)
+            nn.ReLU(),
+            nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),  # (B, 1, 28, 28)
+            nn.Sigmoid(),
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 28, 28) → (B, k)."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, k) → (B, 1, 28, 28) in [0, 1]."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
