@@ -186,3 +186,24 @@ def test_tensorboard_option_writes_event_files(tmp_path: Path) -> None:
     events = EventAccumulator(str(tmp_path / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("train_loss")] == [2, 4]
+
+
+def test_eval_every_adds_mid_epoch_records() -> None:
+    x, y = blobs(256)
+    model = nn.Linear(2, 3)
+    history = fit(
+        model,
+        TensorLoader(x, y, batch_size=32),  # 8 steps per epoch
+        epochs=2,
+        loss_fn=nn.CrossEntropyLoss(),
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        val_loader=TensorLoader(x, y, batch_size=256),
+        metrics={"accuracy": MulticlassAccuracy(num_classes=3)},
+        eval_every=4,
+        progress=False,
+    )
+    assert [r["epoch"] for r in history.records] == [0.5, 1, 1.5, 2]
+    assert [r["step"] for r in history.records] == [4, 8, 12, 16]
+    assert all("val_accuracy" in r for r in history.records)
+    elapsed = history.series("elapsed")
+    assert elapsed == sorted(elapsed)

@@ -11,6 +11,7 @@ from e2edl.lessons.lesson import Lesson
 _MODULES = (
     "tensors_autograd",
     "linear_regression",
+    "autoencoders",
 )
 
 
