@@ -165,3 +165,11 @@ def test_run_lesson_in_process_matches_claims_table(tmp_path) -> None:
     result = run_lesson("linear-regression", quick=True, out=tmp_path, progress=False, echo=False)
     assert result["metrics"]["gd_vs_least_squares"] < 1e-4
     assert json.loads((tmp_path / "result.json").read_text())["metrics"] == result["metrics"]
+
+
+def test_a_claim_without_quick_threshold_is_checked_in_full_mode_only(tmp_path, monkeypatch) -> None:
+    timed = Lesson(97, "timed", "Timed", (), (Claim("seconds", "<=", quick=None, full=20),),
+                   lambda cfg: {"metrics": {"seconds": 25.0}})
+    monkeypatch.setattr(registry_module, "all_lessons", lambda: [timed])
+    assert run_lesson("timed", quick=True, out=tmp_path / "q", echo=False)["claims"] == []
+    assert not run_lesson("timed", quick=False, out=tmp_path / "f", echo=False)["claims"][0]["ok"]

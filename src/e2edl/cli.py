@@ -84,8 +84,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         data = ", ".join(lesson.datasets) or "no data set"
         print(f"{lesson.number:02d} {lesson.name:<22} {lesson.title}  [{data}]")
         for claim in lesson.claims:
+            quick = "not claimed" if claim.quick is None else format(claim.quick, "g")
             print(
-                f"     {claim.metric} {claim.op} {format(claim.full, 'g')} (quick: {format(claim.quick, 'g')})"
+                f"     {claim.metric} {claim.op} {format(claim.full, 'g')} (quick: {quick})"
                 + (f"  — {claim.text}" if claim.text else "")
             )
     return 0

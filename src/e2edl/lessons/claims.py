@@ -14,11 +14,13 @@ class Claim:
     """``metric op threshold``, with one threshold for quick mode and one for full mode.
 
     Example: ``Claim("test_accuracy", ">=", quick=0.90, full=0.98, text="test accuracy")``.
+    ``quick=None`` claims nothing in quick mode — for wall-clock claims, which belong to a full run
+    on a known machine, not to CI's quick runs on a shared one.
     """
 
     metric: str
     op: str
-    quick: float
+    quick: float | None
     full: float
     text: str = ""
 
@@ -26,8 +28,11 @@ class Claim:
         if self.op not in _OPS:
             raise ValueError(f"claim op must be one of {sorted(_OPS)}, got {self.op!r}")
 
-    def threshold(self, quick: bool) -> float:
+    def threshold(self, quick: bool) -> float | None:
         return self.quick if quick else self.full
+
+    def applies(self, quick: bool) -> bool:
+        return self.threshold(quick) is not None
 
     def check(self, metrics: dict, quick: bool) -> dict:
         """One row of ``result.json``'s ``claims`` list. A missing or NaN metric fails the claim."""

@@ -37,7 +37,7 @@ def run_lesson(name: str, cfg: RunConfig | None = None, *, echo: bool = True, **
         "mode": cfg.mode,
         "seconds": round(seconds, 2),
         "metrics": metrics,
-        "claims": [claim.check(metrics, cfg.quick) for claim in lesson.claims],
+        "claims": [claim.check(metrics, cfg.quick) for claim in lesson.claims if claim.applies(cfg.quick)],
         "figures": list(outcome.get("figures", [])),
         "details": {k: v for k, v in outcome.items() if k not in ("metrics", "figures")},
     }
