@@ -59,3 +59,14 @@ def plot_confusion(matrix, classes, title: str = "Confusion matrix (rows: true, 
                 ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=6,
                         color="white" if i == j else "black")
     return fig
+
+
+def show_saved(*paths: str | os.PathLike, width: float = 6.0) -> None:
+    """Display PNG files a run saved (works in a notebook and, with a screen, in a script)."""
+    for path in paths:
+        image = plt.imread(path)
+        height, pixels_wide = image.shape[:2]
+        fig, ax = plt.subplots(figsize=(width, width * height / pixels_wide))
+        ax.imshow(image)
+        ax.axis("off")
+        plt.show()

@@ -39,7 +39,12 @@ class MNIST:
             generator = torch.Generator().manual_seed(seed if generator_seed is None else generator_seed)
             transforms.append(RandomShift(shift, generator=generator))
         return TensorLoader(
-            self.x_train, self.y_train, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True,
+            self.x_train,
+            self.y_train,
+            batch_size=batch_size,
+            shuffle=True,
+            seed=seed,
+            drop_last=True,
             transform=Compose(*transforms),
         )
 

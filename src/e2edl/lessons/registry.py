@@ -11,6 +11,8 @@ from e2edl.lessons.lesson import Lesson
 _MODULES = (
     "tensors_autograd",
     "linear_regression",
+    "mnist_mlp",
+    "mnist_cnn",
     "autoencoders",
 )
 

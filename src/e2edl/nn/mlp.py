@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 
@@ -17,7 +16,9 @@ class MLP(nn.Sequential):
     torch.Size([2, 10])
     """
 
-    def __init__(self, in_features: int, hidden: Sequence[int], out_features: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_features: int, hidden: Sequence[int], out_features: int, dropout: float = 0.0
+    ) -> None:
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for size in hidden:
