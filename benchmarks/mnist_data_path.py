@@ -82,8 +82,10 @@ def main() -> None:
 
     ours = rows[0][1]
     n = len(images)
-    print(f"MNIST training set, {n} images, batch {BATCH}, median of {args.repeats} epochs, "
-          f"{torch.get_num_threads()} torch threads")
+    print(
+        f"MNIST training set, {n} images, batch {BATCH}, median of {args.repeats} epochs, "
+        f"{torch.get_num_threads()} torch threads"
+    )
     print(f"(parsing the IDX files into tensors took {load_seconds:.2f} s once)\n")
     print(f"{'path':<44} {'samples/s':>11} {'epoch s (min-max)':>20} {'vs e2edl':>9}")
     for name, median, low, high in rows:
