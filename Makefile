@@ -42,7 +42,7 @@ bench: $(STAMP)   ## timed comparisons (printed, never asserted)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools benchmarks lessons
-	$(BIN)/ruff format --check src tests tools benchmarks
+	$(BIN)/ruff format --check src tests tools benchmarks lessons
 
 clean:
 	rm -rf runs .pytest_cache .hypothesis

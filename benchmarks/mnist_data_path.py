@@ -30,7 +30,7 @@ BATCH = 128
 
 def epoch_seconds(loader) -> float:
     start = time.perf_counter()
-    for images, labels in loader:
+    for images, _labels in loader:
         assert images.dtype == torch.float32 and images.shape[1:] == (1, 28, 28)
     return time.perf_counter() - start
 

@@ -33,7 +33,10 @@ import sys
 from pathlib import Path
 
 if "google.colab" in sys.modules:  # on Colab, install the course library first
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "e2edl @ git+https://github.com/e2edl/e2edl"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "e2edl @ git+https://github.com/e2edl/e2edl"],
+        check=True,
+    )
 
 import matplotlib.pyplot as plt
 import torch
@@ -110,6 +113,7 @@ print("by hand: ", round(2 * error.mean().item(), 5), round(2 * (error * x).mean
 
 # %% [markdown]
 # They agree, so here is gradient descent: start at zero, step against the gradient.
+
 
 # %%
 def gradient_descent(x, y, lr, steps):
@@ -207,8 +211,14 @@ from e2edl.train import TrainingDiverged, fit
 
 model = nn.Linear(1, 1)
 try:
-    fit(model, TensorLoader(x, y, batch_size=32, shuffle=True), epochs=3, loss_fn=nn.MSELoss(),
-        optimizer=torch.optim.SGD(model.parameters(), lr=5.0), progress=False)
+    fit(
+        model,
+        TensorLoader(x, y, batch_size=32, shuffle=True),
+        epochs=3,
+        loss_fn=nn.MSELoss(),
+        optimizer=torch.optim.SGD(model.parameters(), lr=5.0),
+        progress=False,
+    )
 except TrainingDiverged as error:
     print("fit stopped:", error)
 
@@ -218,8 +228,14 @@ except TrainingDiverged as error:
 # %%
 torch.manual_seed(0)
 model = nn.Linear(1, 1)
-history = fit(model, TensorLoader(x, y, batch_size=32, shuffle=True, seed=0), epochs=10, loss_fn=nn.MSELoss(),
-              optimizer=torch.optim.SGD(model.parameters(), lr=0.05), run_dir=RUNS / "02_sgd_demo")
+history = fit(
+    model,
+    TensorLoader(x, y, batch_size=32, shuffle=True, seed=0),
+    epochs=10,
+    loss_fn=nn.MSELoss(),
+    optimizer=torch.optim.SGD(model.parameters(), lr=0.05),
+    run_dir=RUNS / "02_sgd_demo",
+)
 print(f"fit: b = {model.bias.item():.4f}, w = {model.weight.item():.4f}")
 print("last epoch:", history.last)
 
@@ -234,6 +250,7 @@ print("last epoch:", history.last)
 # probability of class 1, and the loss is the binary cross-entropy. `BCEWithLogitsLoss` takes the
 # logit directly (it fuses sigmoid and log for numerical stability). The decision boundary,
 # `z = 0`, is a straight line.
+
 
 # %%
 def two_blobs(n, seed):
@@ -251,10 +268,16 @@ from torchmetrics.classification import BinaryAccuracy
 
 torch.manual_seed(0)
 logistic = nn.Linear(2, 1)
-history = fit(nn.Sequential(logistic, nn.Flatten(0)), TensorLoader(x_train, y_train, batch_size=32, shuffle=True),
-              epochs=20, loss_fn=nn.BCEWithLogitsLoss(), optimizer=torch.optim.SGD(logistic.parameters(), lr=0.1),
-              val_loader=TensorLoader(x_test, y_test, batch_size=512), metrics={"accuracy": BinaryAccuracy()},
-              progress=False)
+history = fit(
+    nn.Sequential(logistic, nn.Flatten(0)),
+    TensorLoader(x_train, y_train, batch_size=32, shuffle=True),
+    epochs=20,
+    loss_fn=nn.BCEWithLogitsLoss(),
+    optimizer=torch.optim.SGD(logistic.parameters(), lr=0.1),
+    val_loader=TensorLoader(x_test, y_test, batch_size=512),
+    metrics={"accuracy": BinaryAccuracy()},
+    progress=False,
+)
 print(f"test accuracy: {history.last['val_accuracy']:.4f}")
 
 # %%

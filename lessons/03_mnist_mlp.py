@@ -29,7 +29,10 @@ import time
 from pathlib import Path
 
 if "google.colab" in sys.modules:  # on Colab, install the course library first
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "e2edl @ git+https://github.com/e2edl/e2edl"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "e2edl @ git+https://github.com/e2edl/e2edl"],
+        check=True,
+    )
 
 import matplotlib.pyplot as plt
 import torch
@@ -82,6 +85,7 @@ print(f"mean {mean:.4f}, std {std:.4f}  (the constants everybody uses: 0.1307, 0
 # %% [markdown]
 # Let us *measure* what this buys. The same small network, the same seed, the same one pass of
 # plain SGD over the data, with three input scalings:
+
 
 # %%
 def one_epoch_accuracy(scale, n_train=60_000 if not QUICK else 15_000, lr=0.05):
@@ -158,10 +162,12 @@ print(f"one epoch by hand: test accuracy {accuracy:.4f} in {time.perf_counter() 
 from e2edl.data import TensorLoader
 from e2edl.data.batch_transforms import Normalize
 
-fast_loader = TensorLoader(x_train[:n_train], y_train[:n_train], batch_size=256, shuffle=True, transform=Normalize())
+fast_loader = TensorLoader(
+    x_train[:n_train], y_train[:n_train], batch_size=256, shuffle=True, transform=Normalize()
+)
 for name, batches in [("DataLoader(TensorDataset)", loader), ("TensorLoader", fast_loader)]:
     start = time.perf_counter()
-    for images, labels in batches:
+    for _batch in batches:
         pass
     print(f"{name:<26} one epoch of batches in {time.perf_counter() - start:.3f} s")
 

@@ -27,7 +27,10 @@ import sys
 from pathlib import Path
 
 if "google.colab" in sys.modules:  # on Colab, install the course library first
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "e2edl @ git+https://github.com/e2edl/e2edl"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "e2edl @ git+https://github.com/e2edl/e2edl"],
+        check=True,
+    )
 
 import matplotlib.pyplot as plt
 import torch
@@ -66,14 +69,18 @@ def show_maps(maps, titles, suptitle=""):
 # detector and a blur.
 
 # %%
-kernels = torch.tensor([
-    [[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]],  # responds to left→right brightness changes
-    [[-1.0, -2, -1], [0, 0, 0], [1, 2, 1]],  # responds to top→bottom changes
-    [[1.0, 1, 1], [1, 1, 1], [1, 1, 1]],  # averages a 3×3 neighbourhood
-]).unsqueeze(1)  # (out_channels=3, in_channels=1, 3, 3)
+kernels = torch.tensor(
+    [
+        [[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]],  # responds to left→right brightness changes
+        [[-1.0, -2, -1], [0, 0, 0], [1, 2, 1]],  # responds to top→bottom changes
+        [[1.0, 1, 1], [1, 1, 1], [1, 1, 1]],  # averages a 3×3 neighbourhood
+    ]
+).unsqueeze(1)  # (out_channels=3, in_channels=1, 3, 3)
 maps = F.conv2d(digit, kernels)  # (1, 3, 26, 26)
 print("input", tuple(digit.shape), "→ output", tuple(maps.shape))
-show_maps([digit[0, 0], *maps[0]], ["input", "vertical edges", "horizontal edges", "blur"], "Hand-made kernels")
+show_maps(
+    [digit[0, 0], *maps[0]], ["input", "vertical edges", "horizontal edges", "blur"], "Hand-made kernels"
+)
 
 # %% [markdown]
 # The output is 26×26, not 28×28: a 3×3 kernel fits in only 26 positions across. In general
@@ -136,7 +143,9 @@ from e2edl.nn.cnn import MnistCNN
 
 net = MnistCNN(16, 32, 128).eval()
 hooks = [
-    layer.register_forward_hook(lambda module, inputs, output: print(f"{type(module).__name__:<12} → {tuple(output.shape)}"))
+    layer.register_forward_hook(
+        lambda module, inputs, output: print(f"{type(module).__name__:<12} → {tuple(output.shape)}")
+    )
     for layer in net
 ]
 print(f"{'input':<12}   {tuple(digit.shape)}")
@@ -144,7 +153,9 @@ net(digit)
 for hook in hooks:
     hook.remove()
 mlp_parameters = 784 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10
-print(f"\nMnistCNN parameters: {sum(p.numel() for p in net.parameters()):,}  (lesson 03's MLP: {mlp_parameters:,})")
+print(
+    f"\nMnistCNN parameters: {sum(p.numel() for p in net.parameters()):,}  (lesson 03's MLP: {mlp_parameters:,})"
+)
 
 # %% [markdown]
 # ## 5. The race to 99%

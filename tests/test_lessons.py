@@ -168,8 +168,14 @@ def test_run_lesson_in_process_matches_claims_table(tmp_path) -> None:
 
 
 def test_a_claim_without_quick_threshold_is_checked_in_full_mode_only(tmp_path, monkeypatch) -> None:
-    timed = Lesson(97, "timed", "Timed", (), (Claim("seconds", "<=", quick=None, full=20),),
-                   lambda cfg: {"metrics": {"seconds": 25.0}})
+    timed = Lesson(
+        97,
+        "timed",
+        "Timed",
+        (),
+        (Claim("seconds", "<=", quick=None, full=20),),
+        lambda cfg: {"metrics": {"seconds": 25.0}},
+    )
     monkeypatch.setattr(registry_module, "all_lessons", lambda: [timed])
     assert run_lesson("timed", quick=True, out=tmp_path / "q", echo=False)["claims"] == []
     assert not run_lesson("timed", quick=False, out=tmp_path / "f", echo=False)["claims"][0]["ok"]

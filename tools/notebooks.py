@@ -33,7 +33,8 @@ def render(source: Path) -> nbformat.NotebookNode:
     notebook.metadata.setdefault(
         "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
     )
-    for cell in notebook.cells:
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index:03d}"  # stable ids: rebuilding an unchanged lesson changes nothing
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return notebook

@@ -19,7 +19,9 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 110) -> Pat
     return path
 
 
-def image_grid(images, titles=None, ncols: int = 10, title: str | None = None, cmap: str = "gray") -> plt.Figure:
+def image_grid(
+    images, titles=None, ncols: int = 10, title: str | None = None, cmap: str = "gray"
+) -> plt.Figure:
     """A grid of images (N, H, W) or (N, 1, H, W), each with an optional small title."""
     images = [img.squeeze() for img in images]
     nrows = -(-len(images) // ncols)
@@ -46,18 +48,34 @@ def plot_history(records: list[dict], keys: list[str], ylabel: str = "", title: 
     return fig
 
 
-def plot_confusion(matrix, classes, title: str = "Confusion matrix (rows: true, columns: predicted)") -> plt.Figure:
+def plot_confusion(
+    matrix, classes, title: str = "Confusion matrix (rows: true, columns: predicted)"
+) -> plt.Figure:
     """A counts matrix (C, C) as a heat map with the count written in each off-diagonal cell."""
     matrix = matrix.cpu().numpy() if hasattr(matrix, "cpu") else matrix
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.imshow(matrix, cmap="Blues")
-    ax.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
-           xlabel="predicted", ylabel="true", title=title)
+    ax.set(
+        xticks=range(len(classes)),
+        yticks=range(len(classes)),
+        xticklabels=classes,
+        yticklabels=classes,
+        xlabel="predicted",
+        ylabel="true",
+        title=title,
+    )
     for i in range(len(classes)):
         for j in range(len(classes)):
             if matrix[i, j]:
-                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if i == j else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if i == j else "black",
+                )
     return fig
 
 
