@@ -151,12 +151,14 @@ with torch.no_grad():
 print(f"one epoch by hand: test accuracy {accuracy:.4f} in {time.perf_counter() - start:.1f} s")
 
 # %% [markdown]
-# That loop is correct but it spends much of its time not learning: the `DataLoader` over a
-# `TensorDataset` fetches examples one at a time and stacks them again for every batch. When the
-# whole data set is already a tensor, slicing a shuffled batch out of it in one indexing operation
-# does the same job far faster — `e2edl.data.TensorLoader` does exactly that, and applies
-# transforms (normalisation, augmentation) to a whole batch at once. `benchmarks/mnist_data_path.py`
-# measures both paths against the classic `torchvision.datasets.MNIST` + `ToTensor` pipeline.
+# That loop is correct, but part of its time goes to shuffling bytes rather than learning: the
+# `DataLoader` over a `TensorDataset` fetches the examples of every batch one at a time and stacks
+# them again. When the whole data set is already a tensor, slicing a shuffled batch out of it in one
+# indexing operation does the same job — `e2edl.data.TensorLoader` does exactly that, and applies
+# transforms (normalisation, augmentation) to a whole batch at once. The cell below times one
+# epoch of batches each way (the `TensorLoader` even normalises as it goes). The much bigger cost
+# in the classic tutorial pipeline is turning every image into a PIL image and back with
+# `ToTensor`; `benchmarks/mnist_data_path.py` measures that path against ours.
 
 # %%
 from e2edl.data import TensorLoader
