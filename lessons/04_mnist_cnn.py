@@ -176,6 +176,12 @@ print(
 # smoothing** (train towards 0.9 on the right class rather than 1.0) keeps the network from
 # chasing over-confident logits. It also runs a small **ablation**: the speed-run network with one
 # ingredient changed at a time, same budget.
+#
+# A word of honesty about the stopwatch: it stops at the first of four test-set checks that reaches
+# 99.0%. Looking at the test set several times and keeping the first success is slightly
+# optimistic — decisions like "stop now" belong on a validation split carved out of the training
+# data, and lesson 10 does it that way. We follow the convention of the published MNIST speed
+# records, which report test accuracy, and keep the number of looks small.
 
 # %%
 from e2edl.figures import show_saved

@@ -35,8 +35,10 @@ def main() -> None:
     y = (x @ torch.randn(16, 3)).argmax(dim=1)
 
     def slow(batch):
+        """Sleep (so the test can kill mid-epoch) and add noise drawn from torch's global RNG (an augmentation)."""
         time.sleep(args.slow)
-        return batch
+        x, y = batch
+        return x + 0.05 * torch.randn_like(x), y
 
     if args.loader == "tensor":
         loader = TensorLoader(x, y, batch_size=32, shuffle=True, seed=7, transform=slow)
@@ -59,6 +61,7 @@ def main() -> None:
         run_dir=args.run_dir,
         resume=args.resume,
         progress=False,
+        eval_every=10,
     )
 
 

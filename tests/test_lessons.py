@@ -179,3 +179,18 @@ def test_a_claim_without_quick_threshold_is_checked_in_full_mode_only(tmp_path, 
     monkeypatch.setattr(registry_module, "all_lessons", lambda: [timed])
     assert run_lesson("timed", quick=True, out=tmp_path / "q", echo=False)["claims"] == []
     assert not run_lesson("timed", quick=False, out=tmp_path / "f", echo=False)["claims"][0]["ok"]
+
+
+def test_course_only_accepts_numbers_and_rejects_unknown_names(tmp_path, capsys) -> None:
+    assert cli.main(["course", "--only", "lesson-that-does-not-exist", "--out", str(tmp_path)]) == 2
+    assert "unknown lesson" in capsys.readouterr().err
+    assert cli.main(["course", "--readme", str(tmp_path / "missing.md"), "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_damaged_checkpoint_on_resume_is_exit_2(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "sgd").mkdir(parents=True)
+    (tmp_path / "sgd" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert cli.main(["run", "linear-regression", "--quick", "--resume", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "delete it and run without --resume" in err

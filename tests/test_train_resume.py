@@ -21,8 +21,12 @@ def train(run_dir: Path, *extra: str) -> subprocess.CompletedProcess:
 
 
 def epochs_logged(run_dir: Path) -> int:
+    """Completed epochs in the log (mid-epoch records, from eval_every, have fractional epochs)."""
     path = run_dir / "metrics.jsonl"
-    return len(path.read_text().splitlines()) if path.exists() else 0
+    if not path.exists():
+        return 0
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+    return sum(1 for r in records if float(r["epoch"]).is_integer())
 
 
 def final_weights(run_dir: Path) -> dict:

@@ -104,15 +104,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_course(args: argparse.Namespace) -> int:
+    from e2edl.lessons import get_lesson
     from e2edl.lessons.course import README_BEGIN, course_passed, run_course, update_readme
 
     mode = "quick" if args.quick else "full"
     out = args.out or Path("runs") / f"course-{mode}"
     if args.readme and args.quick:
         raise CLIError("the README's results table comes from a full run; drop --quick")
+    if args.readme and not args.readme.is_file():
+        raise CLIError(f"{args.readme} does not exist")
     if args.readme and README_BEGIN not in args.readme.read_text():
         raise CLIError(f"{args.readme} has no results block (a line {README_BEGIN})")
-    results = run_course(out, args.quick, only=args.only, **_config_options(args))
+    only = [get_lesson(name).name for name in args.only] if args.only else None
+    results = run_course(out, args.quick, only=only, **_config_options(args))
     if args.readme:
         update_readme(args.readme, results, args.quick)
         print(f"results table in {args.readme} updated")
@@ -151,11 +155,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from e2edl.data import DataUnavailable, IDXError, UnknownDataset, UnsafeArchive
     from e2edl.lessons import UnknownLesson
-    from e2edl.train import TrainingDiverged
+    from e2edl.train import CheckpointError, TrainingDiverged
 
     try:
         return COMMANDS[args.command](args)
-    except (CLIError, UnknownLesson, UnknownDataset, DataUnavailable, IDXError, UnsafeArchive) as error:
+    except (
+        CLIError,
+        CheckpointError,
+        UnknownLesson,
+        UnknownDataset,
+        DataUnavailable,
+        IDXError,
+        UnsafeArchive,
+    ) as error:
         print(f"e2edl: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -44,6 +44,8 @@ def run_course(out: Path, quick: bool, only: list[str] | None = None, **options)
         result["folder"] = folder.name
         result["title"] = lesson.title
         results.append(result)
+    if not results:
+        raise ValueError(f"no lesson matched {only}")
     write_json(out / "course.json", results)
     write_text(out / "report.md", report_markdown(results, quick))
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ class RunConfig:
     resume: bool = False
     progress: bool = True
     tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        if os.environ.get("E2EDL_PROGRESS", "1") == "0":  # CI and tests switch every bar off
+            self.progress = False
 
     @property
     def mode(self) -> str:

@@ -1,6 +1,6 @@
 """Training: one ``fit`` for every lesson, plus evaluation, checkpoints, seeding and devices."""
 
-from e2edl.train.checkpoint import load_checkpoint, save_checkpoint
+from e2edl.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from e2edl.train.device import pick_device
 from e2edl.train.fit import CHECKPOINT_NAME, History, TrainingDiverged, evaluate, fit
 from e2edl.train.metrics_log import MetricsLog
@@ -8,6 +8,7 @@ from e2edl.train.seeding import get_rng_state, seed_everything, set_rng_state
 
 __all__ = [
     "CHECKPOINT_NAME",
+    "CheckpointError",
     "History",
     "MetricsLog",
     "TrainingDiverged",

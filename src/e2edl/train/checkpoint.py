@@ -10,6 +10,10 @@ import torch
 from e2edl.atomic import atomic_write
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read; the message says what to do."""
+
+
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
     """``torch.save`` to a temp file beside ``path``, then rename: a kill mid-write leaves the old one."""
     path = Path(path)
@@ -26,6 +30,6 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # torch raises several types for a damaged file
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RuntimeError(
+        raise CheckpointError(
             f"checkpoint {path} cannot be read ({first_line}); delete it and run without --resume"
         ) from error

@@ -162,6 +162,10 @@ def fit(
         raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
     if resume and run_dir is None:
         raise ValueError("resume=True needs the run_dir of the run to continue")
+    if eval_every and not hasattr(train_loader, "__len__"):
+        raise ValueError("eval_every needs a train_loader with a length (to place records inside the epoch)")
+    if scheduler_interval == "step" and isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise ValueError("ReduceLROnPlateau needs a metric: use scheduler_interval='epoch'")
     device = pick_device(device)
     model.to(device)
     use_amp, amp_dtype = _amp_settings(device, amp)
@@ -173,8 +177,9 @@ def fit(
 
     history = History(run_dir=run_dir)
     start_epoch, global_step, elapsed = 0, 0, 0.0
+    seed_everything(seed)  # also on resume: it switches deterministic kernels on for this process
     if resume and checkpoint_path.is_file():
-        state = load_checkpoint(checkpoint_path, map_location=device)
+        state = load_checkpoint(checkpoint_path, map_location="cpu")  # RNG states must stay on the CPU
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
@@ -192,7 +197,6 @@ def fit(
     else:
         if resume and show:
             tqdm.write(f"no checkpoint in {run_dir}; starting from scratch")
-        seed_everything(seed)
     log.restart(history.records)
 
     steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
@@ -242,9 +246,11 @@ def fit(
             if grad_clip is not None:
                 scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            scale = scaler.get_scale() if scaler.is_enabled() else None
             scaler.step(optimizer)
             scaler.update()
-            if scheduler is not None and scheduler_interval == "step":
+            skipped = scale is not None and scaler.get_scale() < scale  # fp16 overflow: no update made
+            if scheduler is not None and scheduler_interval == "step" and not skipped:
                 scheduler.step()
             global_step += 1
             batch_size = len(targets)
@@ -253,8 +259,7 @@ def fit(
             batch_bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
             last_batch = steps_per_epoch is not None and batch_index + 1 == steps_per_epoch
             if eval_every and global_step % eval_every == 0 and not last_batch:
-                position = epoch + (batch_index + 1) / steps_per_epoch if steps_per_epoch else float(epoch)
-                make_record(round(position, 4), loss_sum, seen, since)
+                make_record(round(epoch + (batch_index + 1) / steps_per_epoch, 4), loss_sum, seen, since)
                 loss_sum, seen, since = 0.0, 0, time.perf_counter()
 
         record = make_record(epoch + 1, loss_sum, seen, since)
