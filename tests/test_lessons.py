@@ -66,7 +66,7 @@ def fake_lesson(value: float) -> Lesson:
         title="A lesson that measures what it is told",
         datasets=(),
         claims=(Claim("score", ">=", quick=0.5, full=0.9),),
-        run=lambda cfg: {"metrics": {"score": value}, "figures": []},
+        run=lambda cfg: {"metrics": {"score": value}, "figures": {}},
     )
 
 

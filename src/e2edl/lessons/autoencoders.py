@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from e2edl.atomic import write_text
 from e2edl.data import TensorLoader, load_mnist
-from e2edl.figures import save_figure
 from e2edl.lessons.claims import Claim
 from e2edl.lessons.lesson import Lesson, RunConfig
 from e2edl.nn.autoencoder import ConvAutoencoder, FCAutoencoder
@@ -389,7 +389,7 @@ def run(cfg: RunConfig) -> dict:
         "mean_image_test_mse": mean_image_test_mse,
         "mean_image_compare_mse": mse(mean_image.expand(len(compare), -1, -1, -1), compare),
     }
-    (cfg.out / "compression_table.md").write_text(table_markdown(rows, references))
+    write_text(cfg.out / "compression_table.md", table_markdown(rows, references))
     metrics["png_bytes_per_image"] = png_bytes
     conv32 = next(r for r in rows if r["model"] == "conv AE" and r["k"] == 32)
     if conv32["jpeg_bytes"] is not None:
@@ -406,12 +406,11 @@ def run(cfg: RunConfig) -> dict:
         "interpolation_2d.png": plot_interpolation(fc2, a, b, "fc k=2"),
         "rate_distortion.png": plot_rate_distortion(rows, curve, png_bytes),
     }
-    for name, fig in figures.items():
-        save_figure(fig, cfg.out / name)
     metrics["seconds"] = time.perf_counter() - start
     return {
         "metrics": metrics,
-        "figures": [*figures, "compression_table.md"],
+        "figures": figures,
+        "tables": ["compression_table.md"],
         "compression_table": rows,
         "references": references,
         "jpeg_curve": curve,

@@ -47,7 +47,7 @@ def run_course(out: Path, quick: bool, only: list[str] | None = None, **options)
     if not results:
         raise ValueError(f"no lesson matched {only}")
     write_json(out / "course.json", results)
-    write_text(out / "report.md", report_markdown(results, quick))
+    write_text(out / "report.md", report_markdown(results, quick, out))
     return results
 
 
@@ -76,7 +76,7 @@ def claims_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def report_markdown(results: list[dict], quick: bool) -> str:
+def report_markdown(results: list[dict], quick: bool, out: Path) -> str:
     mode = "quick" if quick else "full"
     verdict = "every claim holds" if course_passed(results) else "**some claims failed**"
     parts = [
@@ -87,9 +87,12 @@ def report_markdown(results: list[dict], quick: bool) -> str:
         claims_table(results),
     ]
     for r in results:
-        if r.get("figures"):
+        if r.get("figures") or r.get("tables"):
             parts += ["", f"## {r['lesson']}: {r['title']}", ""]
-            parts += [f"![{fig}]({r['folder']}/{fig})" for fig in r["figures"]]
+            parts += [f"![{fig}]({r['folder']}/{fig})" for fig in r.get("figures", [])]
+            for table in r.get("tables", []):
+                path = out / r["folder"] / table
+                parts += ["", path.read_text() if path.is_file() else f"({table} is missing)"]
     return "\n".join(parts) + "\n"
 
 

@@ -40,8 +40,9 @@ class RunConfig:
 class Lesson:
     """A registered lesson.
 
-    ``run(cfg)`` runs the experiment and returns ``{"metrics": {...}, "figures": [relative paths]}``;
-    extra keys are kept in ``result.json`` under ``details``.
+    ``run(cfg)`` runs the experiment and returns ``{"metrics": {name: number}, "figures": {file
+    name: matplotlib Figure}, "tables": [markdown files it wrote in cfg.out]}``; the runner saves
+    the figures into ``cfg.out``. Extra keys are kept in ``result.json`` under ``details``.
     """
 
     number: int

@@ -18,7 +18,6 @@ from torch import nn
 from torchmetrics.classification import BinaryAccuracy
 
 from e2edl.data.tensor_loader import TensorLoader
-from e2edl.figures import save_figure
 from e2edl.lessons.claims import Claim
 from e2edl.lessons.lesson import Lesson, RunConfig
 from e2edl.train import fit, seed_everything
@@ -207,8 +206,6 @@ def run(cfg: RunConfig) -> dict:
         "learning_rates.png": plot_learning_rates(curves, best_loss=mse(x.double(), y.double(), b_ls, w_ls)),
         "logistic_boundary.png": plot_boundary(logistic, x_test[:500], y_test[:500]),
     }
-    for name, fig in figures.items():
-        save_figure(fig, cfg.out / name)
 
     metrics = {
         "least_squares_param_error": param_error(b_ls, w_ls),
@@ -221,7 +218,7 @@ def run(cfg: RunConfig) -> dict:
         "logistic_accuracy_gap_to_sklearn": abs(accuracy - reference),
     }
     params = {"least_squares": [b_ls, w_ls], "gradient_descent": [b_gd, w_gd], "sgd": [b_sgd, w_sgd]}
-    return {"metrics": metrics, "figures": list(figures), "parameters": params}
+    return {"metrics": metrics, "figures": figures, "parameters": params}
 
 
 LESSON = Lesson(

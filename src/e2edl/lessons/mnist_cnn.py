@@ -18,7 +18,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from e2edl.atomic import write_text
-from e2edl.figures import plot_history, save_figure
+from e2edl.figures import plot_history
 from e2edl.lessons.claims import Claim
 from e2edl.lessons.lesson import Lesson, RunConfig
 from e2edl.lessons.mnist_common import (
@@ -141,9 +141,7 @@ def run(cfg: RunConfig) -> dict:
     predictions, losses = predict(model, data)
     figures["confusion.png"] = confusion_figure(predictions, data.y_test)
     figures["mistakes.png"] = worst_mistakes_figure(data, predictions, losses)
-    for name, fig in figures.items():
-        save_figure(fig, cfg.out / name)
-    return {"metrics": metrics, "figures": list(figures), "ablation": rows}
+    return {"metrics": metrics, "figures": figures, "tables": ["ablation.md"], "ablation": rows}
 
 
 LESSON = Lesson(

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from e2edl.figures import image_grid, plot_history, save_figure
+from e2edl.figures import image_grid, plot_history
 from e2edl.lessons.claims import Claim
 from e2edl.lessons.lesson import Lesson, RunConfig
 from e2edl.lessons.mnist_common import (
@@ -72,8 +72,6 @@ def run(cfg: RunConfig) -> dict:
         "confusion.png": confusion_figure(predictions, data.y_test),
         "mistakes.png": worst_mistakes_figure(data, predictions, losses),
     }
-    for name, fig in figures.items():
-        save_figure(fig, cfg.out / name)
     metrics = {
         "test_accuracy": history.last["val_accuracy"],
         "seconds_to_98": time_to_accuracy(history.records, TARGET, offset=data.load_seconds),
@@ -81,7 +79,7 @@ def run(cfg: RunConfig) -> dict:
         "train_seconds": history.last["elapsed"],
         "parameters": sum(p.numel() for p in model.parameters()),
     }
-    return {"metrics": metrics, "figures": list(figures), "epochs": epochs}
+    return {"metrics": metrics, "figures": figures, "epochs": epochs}
 
 
 LESSON = Lesson(

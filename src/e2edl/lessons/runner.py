@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from e2edl.atomic import write_json
+from e2edl.figures import save_figure
 from e2edl.lessons.lesson import RunConfig
 from e2edl.lessons.registry import get_lesson
 
@@ -32,14 +33,16 @@ def run_lesson(name: str, cfg: RunConfig | None = None, *, echo: bool = True, **
     seconds = time.perf_counter() - start
 
     metrics = outcome.get("metrics", {})
+    figures = [save_figure(fig, cfg.out / name).name for name, fig in outcome.get("figures", {}).items()]
     result = {
         "lesson": lesson.name,
         "mode": cfg.mode,
         "seconds": round(seconds, 2),
         "metrics": metrics,
         "claims": [claim.check(metrics, cfg.quick) for claim in lesson.claims if claim.applies(cfg.quick)],
-        "figures": list(outcome.get("figures", [])),
-        "details": {k: v for k, v in outcome.items() if k not in ("metrics", "figures")},
+        "figures": figures,
+        "tables": list(outcome.get("tables", [])),
+        "details": {k: v for k, v in outcome.items() if k not in ("metrics", "figures", "tables")},
     }
     write_json(cfg.out / "result.json", result)
     if echo:

@@ -19,7 +19,6 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from e2edl.autograd import Tensor, TensorMLP, Value, cross_entropy, sgd_step
-from e2edl.figures import save_figure
 from e2edl.lessons.claims import Claim
 from e2edl.lessons.lesson import Lesson, RunConfig
 
@@ -236,8 +235,6 @@ def run(cfg: RunConfig) -> dict:
         ),
         "moons_loss_curve.png": plot_losses(history),
     }
-    for name, fig in figures.items():
-        save_figure(fig, cfg.out / name)
 
     metrics = {
         "max_value_error": max(errors["scalar_max_value_error"], errors["tensor_max_value_error"]),
@@ -248,7 +245,7 @@ def run(cfg: RunConfig) -> dict:
     }
     return {
         "metrics": metrics,
-        "figures": list(figures),
+        "figures": figures,
         "engine_errors": errors,
         "graphs_per_engine": n_graphs,
         "moons": {"train": len(x_train), "test": len(x_test), "noise": MOONS_NOISE, "epochs": epochs},
