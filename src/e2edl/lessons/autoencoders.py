@@ -157,12 +157,7 @@ def train_autoencoder(
         scheduler=scheduler,
         scheduler_interval="step",
         val_loader=TensorLoader(val_images, batch_size=1000, transform=as_pair),
-        device=cfg.device,
-        seed=cfg.seed,
-        run_dir=cfg.out / f"{kind}_ae_{k}",
-        resume=cfg.resume,
-        progress=cfg.progress,
-        tensorboard=cfg.tensorboard,
+        **cfg.fit_options(f"{kind}_ae_{k}"),
     )
     return model.cpu().eval(), history
 

@@ -31,6 +31,20 @@ class RunConfig:
         if os.environ.get("E2EDL_PROGRESS", "1") == "0":  # CI and tests switch every bar off
             self.progress = False
 
+    def fit_options(self, run_name: str) -> dict:
+        """The keyword arguments of ``e2edl.train.fit`` that come from this run's settings.
+
+        Each training in a lesson gets its own folder, ``out/run_name``, for its checkpoint and log.
+        """
+        return {
+            "device": self.device,
+            "seed": self.seed,
+            "run_dir": self.out / run_name,
+            "resume": self.resume,
+            "progress": self.progress,
+            "tensorboard": self.tensorboard,
+        }
+
     @property
     def mode(self) -> str:
         return "quick" if self.quick else "full"

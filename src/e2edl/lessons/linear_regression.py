@@ -83,12 +83,7 @@ def train_linear_sgd(x, y, cfg: RunConfig, epochs: int, lr: float = 0.05) -> tup
         epochs=epochs,
         loss_fn=nn.MSELoss(),
         optimizer=torch.optim.SGD(model.parameters(), lr=lr),
-        device=cfg.device,
-        seed=cfg.seed,
-        run_dir=cfg.out / "sgd",
-        resume=cfg.resume,
-        progress=cfg.progress,
-        tensorboard=cfg.tensorboard,
+        **cfg.fit_options("sgd"),
     )
     return model.bias.item(), model.weight.item(), history.series("train_loss")
 
@@ -114,11 +109,7 @@ def train_logistic(x, y, x_test, y_test, cfg: RunConfig, epochs: int) -> tuple[n
         optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
         val_loader=TensorLoader(x_test, y_test, batch_size=512),
         metrics={"accuracy": BinaryAccuracy()},
-        device=cfg.device,
-        seed=cfg.seed,
-        run_dir=cfg.out / "logistic",
-        resume=cfg.resume,
-        progress=cfg.progress,
+        **cfg.fit_options("logistic"),
     )
     return model.cpu(), history.last["val_accuracy"]
 

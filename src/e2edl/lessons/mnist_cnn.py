@@ -78,12 +78,7 @@ def train_cnn(
         scheduler_interval="step",
         val_loader=data.test_loader(),
         metrics={"accuracy": MulticlassAccuracy(num_classes=10, average="micro")},
-        device=cfg.device,
-        seed=cfg.seed,
-        run_dir=cfg.out / name,
-        resume=cfg.resume,
-        progress=cfg.progress,
-        tensorboard=cfg.tensorboard,
+        **cfg.fit_options(name),
         eval_every=len(loader) // evals_per_epoch,
     )
     return model, history

@@ -48,12 +48,7 @@ def train_mlp(data: MNIST, cfg: RunConfig, epochs: int):
         scheduler_interval="step",
         val_loader=data.test_loader(),
         metrics={"accuracy": MulticlassAccuracy(num_classes=10, average="micro")},
-        device=cfg.device,
-        seed=cfg.seed,
-        run_dir=cfg.out / "mlp",
-        resume=cfg.resume,
-        progress=cfg.progress,
-        tensorboard=cfg.tensorboard,
+        **cfg.fit_options("mlp"),
         eval_every=len(loader) // 2,
     )
     return model, history
