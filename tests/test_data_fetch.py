@@ -9,6 +9,7 @@ import ast
 import gzip
 import hashlib
 import http.server
+import importlib
 import io
 import socket
 import tarfile
@@ -226,6 +227,22 @@ def test_corrupt_mirror_file_refused_and_named(
     message = str(info.value)
     assert f"mirror file {bad} refused" in message and "\n" not in message
     assert listing(data_env) == ["toy"]  # the folder, and nothing in it
+
+
+def test_unreadable_mirror_file_is_a_data_error_not_a_traceback(
+    data_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetch_module = importlib.import_module("e2edl.data.fetch")  # the module; e2edl.data.fetch is the function
+
+    register(monkeypatch, FileSpec((source("a.bin"),)))
+    put(tmp_path / "mirror" / "toy" / "a.bin", CONTENT)
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(fetch_module, "file_chunks", unreadable)
+    with pytest.raises(DataUnavailable, match=r"could not be copied \(Permission denied\)"):
+        fetch("toy", mirror=tmp_path / "mirror")
 
 
 def test_unavailable_message_says_what_to_put_where(data_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,6 +92,8 @@ def _from_mirror(
                     return folder / source.filename, source
                 except ChecksumMismatch as e:
                     notes.append(f"mirror file {candidate} refused: {e}")
+                except OSError as e:  # unreadable mirror file, or the cache cannot be written
+                    notes.append(f"mirror file {candidate} could not be copied ({e.strerror or e})")
     if not seen:
         notes.append(f"not in mirror {mirror}")
     return None
