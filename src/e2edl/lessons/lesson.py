@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from e2edl.lessons.claims import Claim
+from e2edl.train.fit import progress_enabled
 
 
 @dataclass
@@ -28,8 +28,7 @@ class RunConfig:
     tensorboard: bool = False
 
     def __post_init__(self) -> None:
-        if os.environ.get("E2EDL_PROGRESS", "1") == "0":  # CI and tests switch every bar off
-            self.progress = False
+        self.progress = progress_enabled(self.progress)  # E2EDL_PROGRESS=0 switches every bar off
 
     def fit_options(self, run_name: str) -> dict:
         """The keyword arguments of ``e2edl.train.fit`` that come from this run's settings.

@@ -36,12 +36,6 @@ SPEED = {"widths": (16, 32, 128), "epochs": 2, "shift": 0}
 ACCURACY = {"widths": (32, 64, 256), "epochs": 8, "shift": 2}
 
 
-def channels_last(batch):
-    """NHWC memory layout: the CPU convolution kernels run faster on it."""
-    images, labels = batch
-    return images.contiguous(memory_format=torch.channels_last), labels
-
-
 def train_cnn(
     data: MNIST,
     cfg: RunConfig,
@@ -56,9 +50,7 @@ def train_cnn(
     """Train one ``MnistCNN`` with ``fit``; returns (model, history)."""
     seed_everything(cfg.seed)
     model = MnistCNN(*widths, batchnorm=batchnorm).to(memory_format=torch.channels_last)
-    loader = data.train_loader(BATCH, seed=cfg.seed, shift=shift)
-    base_transform = loader.transform
-    loader.transform = lambda batch: channels_last(base_transform(batch))
+    loader = data.train_loader(BATCH, seed=cfg.seed, shift=shift, channels_last=True)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=LR, momentum=0.9, nesterov=True, weight_decay=WEIGHT_DECAY
     )

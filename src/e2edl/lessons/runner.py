@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -81,7 +80,3 @@ def format_result(result: dict, path: Path | None = None) -> str:
     verdict = "all claims hold" if passed(result) else "SOME CLAIMS FAILED"
     lines.append(f"  {verdict}" + (f"; result written to {path}" if path else ""))
     return "\n".join(lines)
-
-
-def load_result(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())

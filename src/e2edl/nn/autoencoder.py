@@ -20,7 +20,25 @@ IMAGE_SHAPE = (1, 28, 28)
 IMAGE_PIXELS = 28 * 28
 
 
-class FCAutoencoder(nn.Module):
+class Autoencoder(nn.Module):
+    """The shared interface: subclasses build ``self.encoder`` and ``self.decoder``."""
+
+    encoder: nn.Module
+    decoder: nn.Module
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 28, 28) → (B, k)."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, k) → (B, 1, 28, 28) in [0, 1]."""
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+class FCAutoencoder(Autoencoder):
     """A fully connected autoencoder: 784 → hidden… → k → …hidden reversed → 784.
 
     Every hidden layer is ``Linear`` + ``ReLU``; the code ``z`` is linear (no activation), the
@@ -46,19 +64,8 @@ class FCAutoencoder(nn.Module):
         decoder += [nn.Linear(back[-2], IMAGE_PIXELS), nn.Sigmoid(), nn.Unflatten(1, IMAGE_SHAPE)]
         self.decoder = nn.Sequential(*decoder)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 28, 28) → (B, k)."""
-        return self.encoder(x)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, k) → (B, 1, 28, 28) in [0, 1]."""
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
-
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(Autoencoder):
     """A convolutional autoencoder: two stride-2 convolutions halve the image twice
     (28 → 14 → 7), a linear layer maps the (C, 7, 7) features to the k-number code; the decoder
     mirrors it with transposed convolutions (7 → 14 → 28) and ends in a sigmoid.
@@ -87,14 +94,3 @@ class ConvAutoencoder(nn.Module):
             nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),  # (B, 1, 28, 28)
             nn.Sigmoid(),
         )
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 1, 28, 28) → (B, k)."""
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, k) → (B, 1, 28, 28) in [0, 1]."""
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
