@@ -23,3 +23,15 @@ def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("E2EDL_DOWNLOAD_BACKOFF", "0.01")
     monkeypatch.setenv("E2EDL_DOWNLOAD_TIMEOUT", "5")
     return home
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread, and on a busy machine two threads crawl. Use with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -194,3 +194,28 @@ def test_damaged_checkpoint_on_resume_is_exit_2(tmp_path, monkeypatch, capsys) -
     assert cli.main(["run", "linear-regression", "--quick", "--resume", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "delete it and run without --resume" in err
+
+
+def test_course_reuse_keeps_finished_results_of_the_same_mode_and_runs_the_rest(
+    tmp_path, monkeypatch
+) -> None:
+    calls = []
+
+    def counted(score: float, number: int, name: str) -> Lesson:
+        def run(cfg: RunConfig) -> dict:
+            calls.append(name)
+            return {"metrics": {"score": score}}
+
+        return Lesson(number, name, name.title(), (), (Claim("score", ">=", 0.5, 0.9),), run)
+
+    lessons = [counted(0.95, 97, "first"), counted(0.97, 98, "second")]
+    monkeypatch.setattr(registry_module, "all_lessons", lambda: lessons)
+    monkeypatch.setattr("e2edl.lessons.course.all_lessons", lambda: lessons)
+    run_course(tmp_path, quick=False, only=["first"])
+    run_course(tmp_path, quick=True, only=["second"])  # a quick result must not stand in for a full one
+    assert calls == ["first", "second"]
+    results = run_course(tmp_path, quick=False, reuse=True)
+    assert calls == ["first", "second", "second"]  # first reused, second run in full mode
+    assert [r["metrics"]["score"] for r in results] == [0.95, 0.97]
+    assert all(r["mode"] == "full" and r["finished"] for r in results)
+    assert "| first | score | 0.95 |" in (tmp_path / "report.md").read_text()

@@ -18,6 +18,7 @@ from e2edl.data.pets_images import (
     decode_cached,
     decode_pets,
     eval_transform,
+    is_readable_image,
     load_pets_tensors,
     stratified_split,
     train_transform,
@@ -207,3 +208,30 @@ def test_real_pets_decode(tmp_path: Path, monkeypatch) -> None:
     assert images.shape == (200, 3, 64, 64) and images.dtype == torch.uint8
     assert torch.bincount(kept).tolist() == [100, 100]
     assert 40 < images.float().mean() < 200  # real photos, not blank
+
+
+def test_is_readable_image_agrees_with_the_decoder(image_files: dict[str, Path]) -> None:
+    readable = {name for name, path in image_files.items() if is_readable_image(path)}
+    assert readable == {"good", "png", "gray", "cmyk"}
+
+
+def test_hugging_face_splits_drop_unreadable_files(tmp_path: Path, monkeypatch) -> None:
+    """Lesson 08's ``datasets`` path: an image folder with broken files gives only readable examples."""
+    pytest.importorskip("datasets")
+    import e2edl.lessons.huggingface_transfer as hf_lesson
+
+    root = tmp_path / "PetImages"
+    for label, folder in enumerate(("Cat", "Dog")):
+        (root / folder).mkdir(parents=True)
+        for i in range(10):
+            photo(10 * label + i).save(root / folder / f"{i}.jpg", format="JPEG")
+    (root / "Cat" / "10.jpg").write_bytes(b"")
+    (root / "Dog" / "10.jpg").write_bytes((root / "Dog" / "0.jpg").read_bytes()[:300])  # truncated
+    monkeypatch.setattr(hf_lesson, "pets_image_folder", lambda: root)
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    splits, unreadable = hf_lesson.load_splits(quick=False, progress=False)
+    assert unreadable == 2
+    assert len(splits["train"]) + len(splits["test"]) == 20 and len(splits["test"]) == 4
+    assert sorted(splits["test"]["label"]) == [0, 0, 1, 1]  # stratified
+    for example in splits["train"]:
+        assert example["image"].size == (48, 36)  # every remaining example decodes

@@ -8,14 +8,7 @@ from torchvision.models import resnet18 as tv_resnet18
 
 from e2edl.nn.resnet import ResNet18, resnet18
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest on one thread, and a busy machine makes two threads crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def with_running_stats(model: torch.nn.Module, seed: int) -> torch.nn.Module:

@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(course)
     course.add_argument("--only", nargs="+", metavar="NAME", help="run only these lessons")
     course.add_argument("--readme", type=Path, help="rewrite this README's results table (full mode only)")
+    course.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep each lesson's finished result.json already in --out (same mode); run only the others",
+    )
 
     data = sub.add_parser("data", help="list, fetch or verify the data sets")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -116,7 +121,7 @@ def cmd_course(args: argparse.Namespace) -> int:
     if args.readme and README_BEGIN not in args.readme.read_text():
         raise CLIError(f"{args.readme} has no results block (a line {README_BEGIN})")
     only = [get_lesson(name).name for name in args.only] if args.only else None
-    results = run_course(out, args.quick, only=only, **_config_options(args))
+    results = run_course(out, args.quick, only=only, reuse=args.reuse, **_config_options(args))
     if args.readme:
         update_readme(args.readme, results, args.quick)
         print(f"results table in {args.readme} updated")

@@ -22,8 +22,13 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 110) -> Pat
 def image_grid(
     images, titles=None, ncols: int = 10, title: str | None = None, cmap: str = "gray"
 ) -> plt.Figure:
-    """A grid of images (N, H, W) or (N, 1, H, W), each with an optional small title."""
+    """A grid of images, each with an optional small title.
+
+    Gray images are (N, H, W) or (N, 1, H, W); colour images are (N, 3, H, W) uint8 RGB tensors.
+    """
     images = [img.squeeze() for img in images]
+    images = [img.permute(1, 2, 0) if img.ndim == 3 and img.shape[0] == 3 else img for img in images]
+    images = [img.detach().cpu().numpy() if hasattr(img, "detach") else img for img in images]
     nrows = -(-len(images) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.9, nrows * 1.05), squeeze=False)
     for i, ax in enumerate(axes.flat):

@@ -143,6 +143,11 @@ def _try_decode(path: str | os.PathLike, size: int) -> torch.Tensor | str:
         return f"{type(error).__name__}: {error}"
 
 
+def is_readable_image(path: str | os.PathLike) -> bool:
+    """Whether ``decode_pets`` would keep this file: a cheap check (JPEGs decode at 1/8 scale)."""
+    return not isinstance(_try_decode(path, 32), str)
+
+
 # ------------------------------------------------------------------------------------------ cache
 
 
@@ -292,23 +297,32 @@ class RandomResizedCropFlip:
         return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def train_transform(size: int, *, generator: torch.Generator | None = None) -> Callable:
+def train_transform(
+    size: int,
+    *,
+    generator: torch.Generator | None = None,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> Callable:
     """uint8 (B, 3, H, W) → float (B, 3, size, size): per-image random crop and flip, normalised.
 
-    Pixels are scaled to [0, 1] and normalised with the ImageNet mean and std (what pretrained
-    torchvision models expect, and a fine centring for training from scratch). Works on a batch
-    or on a ``(images, labels)`` tuple, so it plugs into ``TensorLoader(transform=...)``.
+    Pixels are scaled to [0, 1] and normalised with ``mean`` and ``std``, by default ImageNet's
+    (what pretrained torchvision models expect, and a fine centring for training from scratch).
+    Works on a batch or on a ``(images, labels)`` tuple, so it plugs into
+    ``TensorLoader(transform=...)``.
     """
     return v2.Compose(
         [
             v2.ToDtype(torch.float32, scale=True),
             RandomResizedCropFlip(size, generator=generator),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            v2.Normalize(list(mean), list(std)),
         ]
     )
 
 
-def eval_transform(size: int) -> Callable:
+def eval_transform(
+    size: int, *, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD
+) -> Callable:
     """uint8 (B, 3, H, W) → float (B, 3, size, size), with no randomness: resize the shorter side
     to ``size`` and crop the centre (both no-ops when the images are already size×size), then
     scale and normalise as ``train_transform`` does. A separate object from the training
@@ -318,6 +332,6 @@ def eval_transform(size: int) -> Callable:
             v2.Resize(size, antialias=True),
             v2.CenterCrop(size),
             v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+            v2.Normalize(list(mean), list(std)),
         ]
     )

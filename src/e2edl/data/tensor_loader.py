@@ -64,7 +64,7 @@ class TensorLoader:
         order = self.order()
         for i in range(len(self)):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
-            batch = tuple(t[idx] for t in self.tensors)
+            batch = tuple(t.index_select(0, idx) for t in self.tensors)  # = t[idx], ~10× faster on images
             yield self.transform(batch) if self.transform else batch
 
     def state_dict(self) -> dict:

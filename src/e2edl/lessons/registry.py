@@ -14,6 +14,12 @@ _MODULES = (
     "mnist_mlp",
     "mnist_cnn",
     "autoencoders",
+    "resnet_from_scratch",
+    "transfer_learning",
+    "huggingface_transfer",
+    "vit",
+    "dataloaders",
+    "residual",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def run_lesson(name: str, cfg: RunConfig | None = None, *, echo: bool = True, **
         "lesson": lesson.name,
         "mode": cfg.mode,
         "seconds": round(seconds, 2),
+        "finished": dt.datetime.now().isoformat(timespec="seconds"),
         "metrics": metrics,
         "claims": [claim.check(metrics, cfg.quick) for claim in lesson.claims if claim.applies(cfg.quick)],
         "figures": figures,
