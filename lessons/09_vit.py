@@ -460,13 +460,13 @@ print(f"Dogs vs Cats at {metrics['pets_resolution']} px: {metrics['pets_val_accu
 show_saved(out / "mnist_curves.png", out / "pets_curves.png", width=5)
 
 # %% [markdown]
-# What the full run measured on a two-core CPU machine that three other training jobs were
-# sharing (so the times are upper bounds; each part ran on one thread):
+# What the full run (`e2edl run vit`) measured on a two-core CPU machine, each training on one
+# thread while another job used the second core:
 #
 # | part | result | training time |
 # |---|---|---|
-# | MNIST ViT, 28 px, 7×7 patches, 16 epochs | **98.81%** test accuracy (claim ≥ 98.5%) | 22 min shared; its last epochs, with the machine nearly free, took 37 s each |
-# | Dogs vs Cats ViT, 64 px, conv stem, 16 epochs | **77.85%** validation accuracy (target 75%, floor 70%) | 41 min shared (about 10 min on one free core, by its measured speed) |
+# | MNIST ViT, 28 px, 7×7 patches, 16 epochs | **98.81%** test accuracy (claim ≥ 98.5%) | 606 s (about 37 s an epoch) |
+# | Dogs vs Cats ViT, 64 px, conv stem, 16 epochs | **77.85%** validation accuracy (target 75%, floor 70%) | 788 s (about 49 s an epoch) |
 #
 # Validation accuracy on Dogs vs Cats jumps by several points from epoch to epoch (the curve
 # above): 2,000 validation photos and a model still far from converged. More epochs, larger

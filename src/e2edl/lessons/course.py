@@ -120,7 +120,9 @@ def report_markdown(results: list[dict], quick: bool, out: Path) -> str:
 
 def _finished_range(results: list[dict]) -> str:
     days = sorted({r["finished"][:10] for r in results if r.get("finished")}) or [dt.date.today().isoformat()]
-    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+    span = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+    undated = sum(1 for r in results if not r.get("finished"))
+    return span + (f" ({undated} of them earlier, from results that carry no date)" if undated else "")
 
 
 def update_readme(readme: Path, results: list[dict], quick: bool) -> None:
