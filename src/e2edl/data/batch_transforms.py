@@ -53,6 +53,13 @@ class RandomShift:
         return shifted, labels
 
 
+def to_channels_last(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """NHWC memory layout for the images of an ``(images, labels)`` batch: the CPU convolution
+    kernels run faster on it."""
+    images, labels = batch
+    return images.contiguous(memory_format=torch.channels_last), labels
+
+
 class Compose:
     """Apply batch transforms in order."""
 

@@ -19,18 +19,18 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch.utils.data import Dataset, IterableDataset, default_collate, get_worker_info
 
-from e2edl.data.pets_images import decode_image_file
+from e2edl.data.pets_images import try_decode_image
 
 
 def read_image_or_none(path: str | os.PathLike, size: int) -> torch.Tensor | None:
     """uint8 (3, size, size), or ``None`` (with a warning naming the file) if it cannot be decoded."""
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # broken EXIF: harmless
-            return decode_image_file(path, size)
-    except Exception as error:  # a corrupt file can fail anywhere inside a decoder
-        warnings.warn(f"skipping unreadable image {path}: {type(error).__name__}: {error}", stacklevel=2)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL")  # broken EXIF: harmless
+        image = try_decode_image(path, size)
+    if isinstance(image, str):
+        warnings.warn(f"skipping unreadable image {path}: {image}", stacklevel=2)
         return None
+    return image
 
 
 class ImageFileDataset(Dataset):

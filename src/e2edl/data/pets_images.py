@@ -106,7 +106,7 @@ def decode_pets(
         stack.enter_context(warnings.catch_warnings())
         warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
         pool = stack.enter_context(ThreadPoolExecutor(workers)) if workers > 0 else None
-        decode = lambda path: _try_decode(path, size)
+        decode = lambda path: try_decode_image(path, size)
         results = pool.map(decode, paths) if pool else map(decode, paths)
         bar = tqdm(
             zip(paths, labels, results),
@@ -131,8 +131,8 @@ def decode_pets(
     return Decoded(images, torch.tensor(kept_labels, dtype=torch.int64), skipped)
 
 
-def _try_decode(path: str | os.PathLike, size: int) -> torch.Tensor | str:
-    """The decoded image, or the reason it could not be decoded."""
+def try_decode_image(path: str | os.PathLike, size: int) -> torch.Tensor | str:
+    """``decode_image_file``'s image, or the reason (a string) the file could not be decoded."""
     try:
         if os.path.getsize(path) == 0:
             return "empty file"
@@ -145,7 +145,7 @@ def _try_decode(path: str | os.PathLike, size: int) -> torch.Tensor | str:
 
 def is_readable_image(path: str | os.PathLike) -> bool:
     """Whether ``decode_pets`` would keep this file: a cheap check (JPEGs decode at 1/8 scale)."""
-    return not isinstance(_try_decode(path, 32), str)
+    return not isinstance(try_decode_image(path, 32), str)
 
 
 # ------------------------------------------------------------------------------------------ cache

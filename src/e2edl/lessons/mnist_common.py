@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from e2edl.data import TensorLoader, load_mnist
-from e2edl.data.batch_transforms import Compose, Normalize, RandomShift
+from e2edl.data.batch_transforms import Compose, Normalize, RandomShift, to_channels_last
 from e2edl.figures import image_grid, plot_confusion
 
 
@@ -55,12 +55,6 @@ class MNIST:
 
     def test_loader(self, batch_size: int = 2500):
         return TensorLoader(self.x_test, self.y_test, batch_size=batch_size, transform=Normalize())
-
-
-def to_channels_last(batch):
-    """NHWC memory layout: the CPU convolution kernels run faster on it."""
-    images, labels = batch
-    return images.contiguous(memory_format=torch.channels_last), labels
 
 
 def time_to_accuracy(records: list[dict], target: float, offset: float = 0.0) -> float | None:

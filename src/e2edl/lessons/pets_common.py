@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from e2edl.data import TensorLoader, load_pets_tensors, stratified_split
+from e2edl.data.batch_transforms import Compose, to_channels_last
 from e2edl.data.pets_images import IMAGENET_MEAN, IMAGENET_STD, eval_transform, train_transform
 from e2edl.figures import image_grid
 
@@ -81,7 +82,7 @@ class Pets:
             shuffle=True,
             seed=seed,
             drop_last=True,
-            transform=_maybe_channels_last(transform, channels_last),
+            transform=Compose(transform, to_channels_last) if channels_last else transform,
         )
 
     def val_loader(
@@ -93,7 +94,7 @@ class Pets:
             self.images[self.val_idx],
             self.y_val,
             batch_size=batch_size,
-            transform=_maybe_channels_last(transform, channels_last),
+            transform=Compose(transform, to_channels_last) if channels_last else transform,
         )
 
 
@@ -104,17 +105,6 @@ def _balanced_subset(idx: torch.Tensor, labels: torch.Tensor, n: int) -> torch.T
     per_class = n // len(classes)
     parts = [idx[labels[idx] == c][:per_class] for c in classes]
     return torch.cat(parts).sort().values
-
-
-def _maybe_channels_last(transform, channels_last: bool):
-    if not channels_last:
-        return transform
-
-    def transform_then_nhwc(batch):
-        images, labels = transform(batch)
-        return images.contiguous(memory_format=torch.channels_last), labels
-
-    return transform_then_nhwc
 
 
 @torch.no_grad()

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from e2edl.data.pets_images import IMAGENET_MEAN, IMAGENET_STD, train_transform
 from e2edl.figures import image_grid, plot_history
 from e2edl.lessons.claims import Claim
 from e2edl.lessons.lesson import Lesson, RunConfig
@@ -57,10 +58,8 @@ def train_resnet(data: Pets, cfg: RunConfig, epochs: int, name: str = "resnet18"
 
 def augmentation_figure(data: Pets, n: int = 10):
     """The same training images twice through the random crop-and-flip: no two views agree."""
-    from e2edl.data.pets_images import IMAGENET_MEAN, IMAGENET_STD
-
     images = data.images[data.train_idx[:n]]
-    transform = data.train_loader(n, SIZE, seed=0, channels_last=False).transform
+    transform = train_transform(SIZE)  # what Pets.train_loader applies, without copying the images
     mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
     views = [images]
     for _ in range(2):
