@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from e2edl.lessons.lesson import RunConfig
-from e2edl.lessons.mnist_cnn import SPEED, train_cnn
-from e2edl.lessons.mnist_common import MNIST, time_to_accuracy
+from e2edl.course.lesson import RunConfig
+from e2edl.experiments.mnist_cnn import SPEED, train_cnn
+from e2edl.experiments.mnist_common import MNIST, time_to_accuracy
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import os
 import torch
 
 from e2edl.data import load_pets
-from e2edl.lessons.dataloaders import spread_sample, throughput_markdown, throughput_table
+from e2edl.experiments.dataloaders import spread_sample, throughput_markdown, throughput_table
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer
 
-from e2edl.lessons.vit import MNIST_VIT, PETS_VIT
+from e2edl.experiments.vit import MNIST_VIT, PETS_VIT
 from e2edl.nn.attention import Attention, LoopMultiHeadAttention
 from e2edl.nn.vit import ViT
 

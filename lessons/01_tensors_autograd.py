@@ -714,7 +714,7 @@ print("predictions:", [round(mlp(x)[0].data, 2) for x in xor_inputs], "targets:"
 # The table it prints shows what it measured next to what this lesson claims.
 
 # %%
-from e2edl.lessons import passed, run_lesson
+from e2edl.course import passed, run_lesson
 
 result = run_lesson("tensors-autograd", quick=QUICK, out=RUNS / "01_tensors_autograd")
 

@@ -316,14 +316,14 @@ plt.show()
 # %% [markdown]
 # ## 6. The lesson's claims, checked
 #
-# Everything above, run once more by the library (`e2edl.lessons.linear_regression`, the code
+# Everything above, run once more by the library (`e2edl.experiments.linear_regression`, the code
 # `e2edl run linear-regression` runs) with its claims checked: the three methods recover `b = 2`,
 # `w = 3` within 0.1; gradient descent reaches the least-squares answer; a learning rate 10% over
 # the critical one multiplies the loss by at least a million in 100 steps; logistic regression
 # reaches at least 97% test accuracy and is within one point of scikit-learn.
 
 # %%
-from e2edl.lessons import passed, run_lesson
+from e2edl.course import passed, run_lesson
 
 result = run_lesson("linear-regression", quick=QUICK, out=RUNS / "02_linear_regression")
 assert passed(result), "a claim of this lesson failed; see the table above"

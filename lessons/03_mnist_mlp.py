@@ -162,10 +162,10 @@ print(f"one epoch by hand: test accuracy {accuracy:.4f} in {time.perf_counter() 
 
 # %%
 from e2edl.data import TensorLoader
-from e2edl.data.batch_transforms import Normalize
+from e2edl.data.batch_transforms import BatchNormalize
 
 fast_loader = TensorLoader(
-    x_train[:n_train], y_train[:n_train], batch_size=256, shuffle=True, transform=Normalize()
+    x_train[:n_train], y_train[:n_train], batch_size=256, shuffle=True, transform=BatchNormalize()
 )
 for name, batches in [("DataLoader(TensorDataset)", loader), ("TensorLoader", fast_loader)]:
     start = time.perf_counter()
@@ -200,7 +200,7 @@ print(f"{sum(p.numel() for p in mlp.parameters()):,} parameters")
 
 # %%
 from e2edl.figures import show_saved
-from e2edl.lessons import passed, run_lesson
+from e2edl.course import passed, run_lesson
 
 out = RUNS / "03_mnist_mlp"
 result = run_lesson("mnist-mlp", quick=QUICK, out=out)

@@ -185,7 +185,7 @@ print(
 
 # %%
 from e2edl.figures import show_saved
-from e2edl.lessons import passed, run_lesson
+from e2edl.course import passed, run_lesson
 
 out = RUNS / "04_mnist_cnn"
 result = run_lesson("mnist-cnn", quick=QUICK, out=out)

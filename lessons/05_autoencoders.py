@@ -240,7 +240,7 @@ for layer in [*conv_ae.encoder, *conv_ae.decoder]:
 
 # %% [markdown]
 # From here on we let the course's `fit` run the loop (it adds progress bars, checkpoints and a
-# one-cycle learning-rate schedule that `e2edl.lessons.autoencoders` uses too):
+# one-cycle learning-rate schedule that `e2edl.experiments.autoencoders` uses too):
 
 # %%
 from e2edl.train import evaluate, fit
@@ -292,7 +292,7 @@ with torch.no_grad():
         print(f"{name:>8} code: MSE {loss_fn(conv_ae.decode(code), x_test).item():.5f}")
 print("bytes per image:", {"raw pixels": 784, "float16 code": 2 * 32, "8-bit code": q[0].numel()})
 
-from e2edl.lessons.autoencoders import dequantise, quantise
+from e2edl.experiments.autoencoders import dequantise, quantise
 
 assert torch.equal(quantise(z, lo, hi), q) and torch.allclose(dequantise(q, lo, hi), z_8bit)
 
@@ -310,7 +310,7 @@ assert torch.equal(quantise(z, lo, hi), q) and torch.allclose(dequantise(q, lo, 
 # the knob on a few qualities:
 
 # %%
-from e2edl.lessons.autoencoders import codec_roundtrip, jpeg_curve, match_jpeg
+from e2edl.experiments.autoencoders import codec_roundtrip, jpeg_curve, match_jpeg
 
 sample = test_images[:500]
 png_sizes, png_decoded = codec_roundtrip(sample, "PNG")
@@ -339,7 +339,7 @@ print(f"conv decoder: {decoder_parameters} parameters = {2 * decoder_parameters 
 #
 # ## 6. The full experiment
 #
-# `e2edl.lessons.autoencoders` (what `e2edl run autoencoders` runs) trains the convolutional
+# `e2edl.experiments.autoencoders` (what `e2edl run autoencoders` runs) trains the convolutional
 # autoencoder at several bottleneck sizes and the fully connected one at `k = 2`, on all the
 # training digits, stores every code as float16 and as 8 bits, and measures bytes and MSE on the
 # same test digits as PNG and matched-MSE JPEG. It writes the table to `compression_table.md` and
@@ -351,7 +351,7 @@ print(f"conv decoder: {decoder_parameters} parameters = {2 * decoder_parameters 
 # thresholds still far below the mean digit's error.
 
 # %%
-from e2edl.lessons import passed, run_lesson
+from e2edl.course import passed, run_lesson
 
 result = run_lesson("autoencoders", quick=QUICK, out=RUNS / "05_autoencoders")
 assert passed(result), "a claim of this lesson failed; see the table above"

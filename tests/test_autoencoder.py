@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from e2edl.lessons import autoencoders as lesson
+from e2edl import compression
+from e2edl.data.batch_transforms import input_as_target
 from e2edl.nn.autoencoder import ConvAutoencoder, FCAutoencoder
 
 MODELS = [FCAutoencoder, ConvAutoencoder]
@@ -33,29 +34,29 @@ def test_bottleneck_must_be_positive(model_class) -> None:
 
 
 def test_bytes_per_image() -> None:
-    assert lesson.float16_bytes(32) == 64 and lesson.uint8_bytes(32) == 32
-    assert torch.zeros(7, 32).half().numpy().nbytes == 7 * lesson.float16_bytes(32)
+    assert compression.float16_bytes(32) == 64 and compression.uint8_bytes(32) == 32
+    assert torch.zeros(7, 32).half().numpy().nbytes == 7 * compression.float16_bytes(32)
 
 
 def test_quantise_round_trip_is_within_half_a_step() -> None:
     torch.manual_seed(0)
     z = torch.randn(1000, 8) * torch.linspace(0.1, 10, 8)  # dimensions of very different spread
-    lo, hi = lesson.fit_quantiser(z)
-    codes = lesson.quantise(z, lo, hi)
+    lo, hi = compression.fit_quantiser(z)
+    codes = compression.quantise(z, lo, hi)
     assert codes.dtype == torch.uint8 and codes.shape == z.shape
     assert codes.min() == 0 and codes.max() == 255  # the full 0..255 range is used
-    error = (lesson.dequantise(codes, lo, hi) - z).abs()
+    error = (compression.dequantise(codes, lo, hi) - z).abs()
     step = (hi - lo) / 255
     assert (error <= step / 2 + 1e-5 * step).all()
     assert error.max() > step.min() / 4  # it is lossy: a wrong "exact" round trip would fail this
-    outside = lesson.quantise(torch.stack([lo - 1, hi + 1]), lo, hi)  # codes outside are clipped
+    outside = compression.quantise(torch.stack([lo - 1, hi + 1]), lo, hi)  # codes outside are clipped
     assert outside[0].tolist() == [0] * 8 and outside[1].tolist() == [255] * 8
 
 
 def test_quantiser_survives_a_constant_dimension() -> None:
     z = torch.tensor([[1.0, 0.0], [1.0, 2.0]])
-    lo, hi = lesson.fit_quantiser(z)
-    assert torch.allclose(lesson.dequantise(lesson.quantise(z, lo, hi), lo, hi), z, atol=1e-2)
+    lo, hi = compression.fit_quantiser(z)
+    assert torch.allclose(compression.dequantise(compression.quantise(z, lo, hi), lo, hi), z, atol=1e-2)
 
 
 def fake_digits(n: int = 6) -> torch.Tensor:
@@ -70,23 +71,23 @@ def fake_digits(n: int = 6) -> torch.Tensor:
 
 def test_png_is_lossless_and_jpeg_trades_bytes_for_error() -> None:
     images = fake_digits()
-    sizes, decoded = lesson.codec_roundtrip(images, "PNG")
+    sizes, decoded = compression.codec_roundtrip(images, "PNG")
     assert torch.equal(decoded, images) and sizes.shape == (6,) and (sizes > 0).all()
-    curve = lesson.jpeg_curve(images, qualities=(5, 50, 95))
+    curve = compression.jpeg_curve(images, qualities=(5, 50, 95))
     assert [p["quality"] for p in curve] == [5, 50, 95]
     assert curve[0]["bytes"] < curve[2]["bytes"] and curve[0]["mse"] > curve[2]["mse"] > 0
     target = curve[1]["mse"]
-    match = lesson.match_jpeg(curve, target)
+    match = compression.match_jpeg(curve, target)
     assert match["mse"] <= target and match["quality"] in (50, 95)
     assert match["bytes"] == min(p["bytes"] for p in curve if p["mse"] <= target)
-    assert lesson.match_jpeg(curve, -1.0) is None
+    assert compression.match_jpeg(curve, -1.0) is None
 
 
 def test_mse_is_per_pixel_in_unit_range() -> None:
     a = torch.zeros(2, 28, 28, dtype=torch.uint8)
     b = torch.full((2, 28, 28), 255, dtype=torch.uint8)
-    assert lesson.mse(a, b) == 1.0 and lesson.mse(lesson.to_unit(b), b) == 0.0
-    assert torch.equal(lesson.to_uint8(lesson.to_unit(b)), b)
+    assert compression.mse(a, b) == 1.0 and compression.mse(compression.to_unit(b), b) == 0.0
+    assert torch.equal(compression.to_uint8(compression.to_unit(b)), b)
 
 
 def mirror() -> Path | None:
@@ -107,13 +108,15 @@ def test_a_short_training_beats_the_mean_image(tmp_path, monkeypatch) -> None:
 
     images, _ = load_mnist("test")
     train, held_out = images[:2000], images[-1000:]
-    mean_mse = lesson.mse(lesson.to_unit(train).mean(0, keepdim=True).expand(1000, -1, -1, -1), held_out)
+    mean_mse = compression.mse(
+        compression.to_unit(train).mean(0, keepdim=True).expand(1000, -1, -1, -1), held_out
+    )
     torch.manual_seed(0)
     model = FCAutoencoder(8, hidden=(256,))
-    loader = TensorLoader(train, batch_size=64, shuffle=True, transform=lesson.as_pair)
+    loader = TensorLoader(train, batch_size=64, shuffle=True, transform=input_as_target)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     fit(model, loader, epochs=3, loss_fn=nn.MSELoss(), optimizer=optimizer, device="cpu", progress=False)
     held_out_mse = evaluate(
-        model, TensorLoader(held_out, batch_size=500, transform=lesson.as_pair), nn.MSELoss()
+        model, TensorLoader(held_out, batch_size=500, transform=input_as_target), nn.MSELoss()
     )
     assert held_out_mse["loss"] < 0.6 * mean_mse, (held_out_mse, mean_mse)

@@ -3,13 +3,13 @@
 import torch
 import torch.nn.functional as F
 
-from e2edl.data.batch_transforms import MNIST_MEAN, MNIST_STD, Compose, Normalize, RandomShift
+from e2edl.data.batch_transforms import MNIST_MEAN, MNIST_STD, BatchCompose, BatchNormalize, RandomShift
 from e2edl.nn.mlp import MLP
 
 
 def test_normalize_matches_torchvision_formula() -> None:
     images = torch.randint(0, 256, (4, 28, 28), dtype=torch.uint8)
-    out, labels = Normalize()((images, torch.arange(4)))
+    out, labels = BatchNormalize()((images, torch.arange(4)))
     assert out.shape == (4, 1, 28, 28) and out.dtype == torch.float32
     expected = (images.float().unsqueeze(1) / 255 - MNIST_MEAN) / MNIST_STD
     assert torch.allclose(out, expected)
@@ -29,5 +29,5 @@ def test_random_shift_equals_pad_then_crop_per_image() -> None:
 
 def test_compose_and_mlp_shapes() -> None:
     images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
-    x, _ = Compose(Normalize(), RandomShift(2))((images, None))
+    x, _ = BatchCompose(BatchNormalize(), RandomShift(2))((images, None))
     assert MLP(784, [32, 16], 10, dropout=0.1)(x).shape == (3, 10)

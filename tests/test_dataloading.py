@@ -15,7 +15,7 @@ from e2edl.data.datasets import ImageFileDataset, ImageFileStream, InMemoryImage
 from e2edl.data.samplers import balanced_sampler, class_balancing_weights, class_shares
 from e2edl.data.throughput import samples_per_second
 from e2edl.data.worker_seeding import loader_generator, seed_worker
-from e2edl.lessons.dataloaders import NoisyNumbers, duplicated_fraction, per_worker_draws
+from e2edl.experiments.dataloaders import NoisyNumbers, duplicated_fraction, per_worker_draws
 
 
 def photo(seed: int, size: int = 40) -> Image.Image:

@@ -20,9 +20,9 @@ from e2edl.data.pets_images import (
     eval_transform,
     is_readable_image,
     load_pets_tensors,
-    stratified_split,
     train_transform,
 )
+from e2edl.data.splits import stratified_split
 
 
 @pytest.fixture(autouse=True)
@@ -218,7 +218,7 @@ def test_is_readable_image_agrees_with_the_decoder(image_files: dict[str, Path])
 def test_hugging_face_splits_drop_unreadable_files(tmp_path: Path, monkeypatch) -> None:
     """Lesson 08's ``datasets`` path: an image folder with broken files gives only readable examples."""
     pytest.importorskip("datasets")
-    import e2edl.lessons.huggingface_transfer as hf_lesson
+    import e2edl.experiments.huggingface_transfer as hf_lesson
 
     root = tmp_path / "PetImages"
     for label, folder in enumerate(("Cat", "Dog")):

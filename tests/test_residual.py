@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from e2edl.lessons.residual import record_every
+from e2edl.experiments.residual import record_every
 from e2edl.nn.plain_residual import Block, DeepCNN, blocks_per_stage, weighted_layers
 from e2edl.nn.skip_connections import AddSkip, ConcatSkip, conv_bn_relu, dense_block, residual_stack
 from e2edl.train.grad_norms import layer_grad_norms

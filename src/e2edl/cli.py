@@ -1,4 +1,4 @@
-"""The ``e2edl`` command: ``list``, ``run``, ``course`` and ``data``.
+"""The ``e2edl`` command: ``list``, ``run``, ``course``, ``check`` and ``data``.
 
 Exit codes: 0 everything claimed holds; 1 a claim failed or training diverged; 2 bad input
 (unknown lesson, data that cannot be had, a device that is not there).
@@ -25,6 +25,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--tensorboard", action="store_true", help="also log to TensorBoard in the run folder"
     )
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    parser.add_argument(
+        "--strict-timing",
+        action="store_true",
+        help="a missed timing claim fails the run too (for the reference machine's full run)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,11 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
     course = sub.add_parser("course", help="run every lesson and write report.md")
     _add_run_options(course)
     course.add_argument("--only", nargs="+", metavar="NAME", help="run only these lessons")
-    course.add_argument("--readme", type=Path, help="rewrite this README's results table (full mode only)")
+    course.add_argument(
+        "--readme",
+        type=Path,
+        help="rewrite this README's results table and record the full run (full mode only)",
+    )
+    course.add_argument(
+        "--record",
+        action="store_true",
+        help="record this run as the reference machine's (e2edl/results/MODE.json, committed)",
+    )
     course.add_argument(
         "--reuse",
         action="store_true",
         help="keep each lesson's finished result.json already in --out (same mode); run only the others",
+    )
+
+    check = sub.add_parser("check", help="check your answers to a lesson's exercises")
+    check.add_argument("name", help="lesson name or number (see `e2edl list`)")
+    check.add_argument(
+        "--notebook",
+        type=Path,
+        help="your copy of the lesson (.ipynb or .py); default notebooks/NN_name.ipynb",
     )
 
     data = sub.add_parser("data", help="list, fetch or verify the data sets")
@@ -83,34 +105,36 @@ def _config_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from e2edl.lessons import all_lessons
+    from e2edl.course import all_lessons
 
     for lesson in all_lessons():
         data = ", ".join(lesson.datasets) or "no data set"
         print(f"{lesson.number:02d} {lesson.name:<22} {lesson.title}  [{data}]")
         for claim in lesson.claims:
             quick = "not claimed" if claim.quick is None else format(claim.quick, "g")
+            kind = " [timing: reference machine]" if claim.kind == "timing" else ""
             print(
-                f"     {claim.metric} {claim.op} {format(claim.full, 'g')} (quick: {quick})"
+                f"     {claim.metric} {claim.op} {format(claim.full, 'g')} (quick: {quick}){kind}"
                 + (f"  — {claim.text}" if claim.text else "")
             )
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from e2edl.lessons import RunConfig, get_lesson, passed, run_lesson
+    from e2edl.course import RunConfig, get_lesson, run_lesson
 
     lesson = get_lesson(args.name)
     out = args.out or Path("runs") / lesson.name
     if args.resume and not (out / "result.json").exists() and not out.exists():
         print(f"note: {out} does not exist yet; starting from scratch")
     result = run_lesson(lesson.name, RunConfig(out=out, quick=args.quick, **_config_options(args)))
-    return 0 if passed(result) else 1
+    return 0 if result.passed(args.strict_timing) else 1
 
 
 def cmd_course(args: argparse.Namespace) -> int:
-    from e2edl.lessons import get_lesson
-    from e2edl.lessons.course import README_BEGIN, course_passed, run_course, update_readme
+    from e2edl.course import get_lesson
+    from e2edl.course.reference import write_reference
+    from e2edl.course.report import README_BEGIN, course_passed, run_course, update_readme
 
     mode = "quick" if args.quick else "full"
     out = args.out or Path("runs") / f"course-{mode}"
@@ -124,10 +148,29 @@ def cmd_course(args: argparse.Namespace) -> int:
     results = run_course(out, args.quick, only=only, reuse=args.reuse, **_config_options(args))
     if args.readme:
         update_readme(args.readme, results, args.quick)
-        print(f"results table in {args.readme} updated")
-    ok = course_passed(results)
+        print(f"results table in {args.readme} updated; full run recorded")
+    elif args.record:
+        print(f"recorded as the reference machine's {mode} run in {write_reference(results)}")
+    ok = course_passed(results, args.strict_timing)
     print(f"\n{'every claim holds' if ok else 'SOME CLAIMS FAILED'}; report: {out / 'report.md'}")
     return 0 if ok else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from e2edl.course import get_lesson
+    from e2edl.exercises.cells import NotebookUnreadable, check_file
+
+    lesson = get_lesson(args.name)
+    path = args.notebook or Path(lesson.notebook)
+    try:
+        verdicts = check_file(lesson.name, path)
+    except NotebookUnreadable as error:
+        raise CLIError(error) from None
+    for verdict in verdicts:
+        print(verdict)
+    failed = sum(not v.ok for v in verdicts)
+    print(f"{len(verdicts) - failed} of {len(verdicts)} exercises of {lesson.name} pass ({path})")
+    return 1 if failed else 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -149,7 +192,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0 if all(row.status in ("ok", "missing") for row in rows) else 1
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "course": cmd_course, "data": cmd_data}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "course": cmd_course, "check": cmd_check, "data": cmd_data}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,8 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.mirror is not None:
         os.environ["E2EDL_MIRROR"] = str(args.mirror.resolve())
 
+    from e2edl.course import UnknownLesson
     from e2edl.data import DataUnavailable, IDXError, UnknownDataset, UnsafeArchive
-    from e2edl.lessons import UnknownLesson
     from e2edl.train import CheckpointError, TrainingDiverged
 
     try:

@@ -15,14 +15,16 @@ from e2edl.data.imdb import load_imdb
 from e2edl.data.mnist import load_mnist
 from e2edl.data.paths import data_home, mirror_dir
 from e2edl.data.pets import load_pets
-from e2edl.data.pets_images import load_pets_tensors, stratified_split
+from e2edl.data.pets_images import load_pets_tensors
 from e2edl.data.registry import DATASETS, DatasetSpec, FileSpec, Source, get_spec
+from e2edl.data.splits import balanced_subset, stratified_split
 from e2edl.data.tensor_loader import TensorLoader
 from e2edl.data.tinyshakespeare import load_tinyshakespeare
 
 __all__ = [
     "load_pets_tensors",
     "stratified_split",
+    "balanced_subset",
     "DATASETS",
     "DataUnavailable",
     "DatasetSpec",

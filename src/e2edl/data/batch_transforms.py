@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import torch
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # over the 60,000 training images, pixels scaled to [0, 1]
+# Per-pixel mean and standard deviation over the 60,000 training images, pixels scaled to [0, 1].
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530  # Fashion-MNIST
 
 
-class Normalize:
+class BatchNormalize:
     """uint8 (B, H, W) or (B, 1, H, W) → float32 (B, 1, H, W) with ``(x/255 − mean) / std``.
 
-    ``Normalize(mean=0, std=1)`` gives plain pixels in [0, 1].
+    Unlike torchvision's ``Normalize`` (float image in, one image at a time), this takes a uint8
+    *batch* with its labels and scales to [0, 1] first. ``BatchNormalize(mean=0, std=1)`` gives
+    plain pixels in [0, 1].
     """
 
     def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
@@ -31,7 +35,7 @@ class RandomShift:
 
     Pads the batch once, then takes one random crop per image with a single gather — the batched
     version of ``RandomCrop(28, padding=max_shift)``. ``generator`` makes the shifts repeatable.
-    Works on float (B, C, H, W) batches: apply it after ``Normalize``, with ``fill`` the value of
+    Works on float (B, C, H, W) batches: apply it after ``BatchNormalize``, with ``fill`` the value of
     a background pixel.
     """
 
@@ -60,8 +64,10 @@ def to_channels_last(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Te
     return images.contiguous(memory_format=torch.channels_last), labels
 
 
-class Compose:
-    """Apply batch transforms in order."""
+class BatchCompose:
+    """Apply batch transforms, each taking and returning ``(images, labels)``, in order.
+
+    (torchvision's ``Compose`` chains transforms of one image; these work on whole batches.)"""
 
     def __init__(self, *transforms) -> None:
         self.transforms = transforms
@@ -70,3 +76,10 @@ class Compose:
         for transform in self.transforms:
             batch = transform(batch)
         return batch
+
+
+def input_as_target(batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(uint8 (B, H, W),)`` → ``(x, x)`` with x float (B, 1, H, W) in [0, 1]: an autoencoder's
+    target is its input. A ``TensorLoader`` transform for a loader made of images alone."""
+    x = batch[0].unsqueeze(1).float().div(255)
+    return x, x

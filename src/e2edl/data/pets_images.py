@@ -223,29 +223,6 @@ def load_pets_tensors(
 # ------------------------------------------------------------------------------------------ split
 
 
-def stratified_split(
-    labels: Sequence[int] | torch.Tensor, val_fraction: float, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(train_idx, val_idx)``: the same fraction of every class goes to validation.
-
-    Each class's indices are shuffled with ``seed`` and the first ``round(n_class ·
-    val_fraction)`` go to validation. Both index tensors are sorted; the same labels and seed
-    always give the same split.
-    """
-    if not 0 <= val_fraction < 1:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    labels = torch.as_tensor(labels)
-    generator = torch.Generator().manual_seed(seed)
-    train, val = [], []
-    for cls in torch.unique(labels):  # sorted, so the random stream is used in a fixed order
-        members = (labels == cls).nonzero().flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        n_val = math.floor(len(members) * val_fraction + 0.5)
-        val.append(members[:n_val])
-        train.append(members[n_val:])
-    return torch.cat(train).sort().values, torch.cat(val).sort().values
-
-
 # ------------------------------------------------------------------------------------- transforms
 
 

@@ -22,7 +22,7 @@ vector, always at position 0, carries the image's summary.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +31,10 @@ from torch import nn
 from e2edl.nn.attention import Attention
 
 
-@dataclass
+@dataclass(frozen=True)
 class ViTConfig:
+    """A ViT's shape. Frozen: derive variants with ``dataclasses.replace(cfg, depth=6)``."""
+
     image_size: int = 28
     patch_size: int = 7
     in_channels: int = 1
@@ -227,8 +229,10 @@ class ViT(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(images)[:, 0])  # classify from CLS: (B, num_classes)
 
-    def config_dict(self) -> dict:
-        return asdict(self.cfg)
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters that weight decay should skip besides biases and norm scales (timm's
+        convention, read by ``e2edl.train.weight_decay_groups``): the CLS token and the positions."""
+        return {"cls_token", "pos_embed"}
 
 
 # ---------------------------------------------------------------------------- looking inside

@@ -33,3 +33,24 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({first_line}); delete it and run without --resume"
         ) from error
+
+
+def check_same_config(path: Path, saved: dict | None, wanted) -> None:
+    """A checkpoint continues only the recipe that wrote it: name every setting that differs."""
+    if saved is None or wanted is None:
+        return
+    wanted = dict(wanted)
+    if saved == wanted:
+        return
+    keys = sorted(set(saved) | set(wanted), key=str)
+    missing = object()
+    differences = [
+        f"{key}: {saved.get(key, missing)!r} in the checkpoint, {wanted.get(key, missing)!r} now"
+        for key in keys
+        if saved.get(key, missing) != wanted.get(key, missing)
+    ]
+    differences = [d.replace(repr(missing), "(absent)") for d in differences]
+    raise CheckpointError(
+        f"checkpoint {path} was written by another configuration ({'; '.join(differences)}); "
+        "use another run folder, or delete this one to start afresh"
+    )

@@ -14,15 +14,15 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from e2edl.train.checkpoint import load_checkpoint, save_checkpoint
+from e2edl.train.checkpoint import check_same_config, load_checkpoint, save_checkpoint
 from e2edl.train.device import pick_device
+from e2edl.train.history import History
 from e2edl.train.metrics_log import MetricsLog
 from e2edl.train.seeding import get_rng_state, seed_everything, set_rng_state
 
@@ -31,22 +31,6 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint (if any) is left as it was."""
-
-
-@dataclass
-class History:
-    """What ``fit`` returns: one record per epoch (the lines of ``metrics.jsonl``)."""
-
-    records: list[dict] = field(default_factory=list)
-    run_dir: Path | None = None
-
-    @property
-    def last(self) -> dict:
-        return self.records[-1] if self.records else {}
-
-    def series(self, key: str) -> list[float]:
-        """``history.series("val_accuracy")`` → that value for every epoch that logged it."""
-        return [r[key] for r in self.records if key in r]
 
 
 def progress_enabled(progress: bool) -> bool:
@@ -143,6 +127,7 @@ def fit(
     tensorboard: bool = False,
     progress: bool = True,
     eval_every: int | None = None,
+    config: Mapping | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs; return the per-epoch :class:`History`.
 
@@ -160,6 +145,10 @@ def fit(
         eval_every: also evaluate (and log a record) every this many steps inside an epoch, for
             short runs where "when did it reach 99%?" needs a finer clock than epochs. Mid-epoch
             records have a fractional ``epoch`` (1.5 = half-way through the second epoch).
+        config: the recipe's settings (plain values), saved in the checkpoint. Resuming from a
+            checkpoint whose config differs is an error that names the differences: the weights
+            would belong to another recipe. A finished checkpoint with the same config is reused
+            as it is — no step is trained again.
     """
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
@@ -185,6 +174,7 @@ def fit(
     seed_everything(seed)  # also on resume: it switches deterministic kernels on for this process
     if resume and checkpoint_path.is_file():
         state = load_checkpoint(checkpoint_path, map_location="cpu")  # RNG states must stay on the CPU
+        check_same_config(checkpoint_path, state.get("config"), config)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
@@ -289,6 +279,7 @@ def fit(
                     "epoch": epoch + 1,
                     "step": global_step,
                     "history": history.records,
+                    "config": dict(config) if config is not None else None,
                 },
                 checkpoint_path,
             )
