@@ -10,51 +10,21 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from e2edl.autograd import MLP, Value, sgd_step
+from e2edl.autograd import MLP, Value, gradcheck, sgd_step
 
 TOL = 1e-6  # |ours - torch| <= TOL * (1 + |torch|)
-
-# Each recipe works on a Value and on a 0-d torch tensor alike. Domains are kept safe by construction:
-# log only sees expressions >= 0.1, division only by expressions >= 0.5.
-UNARY = {
-    "neg": lambda a: -a,
-    "exp": lambda a: a.tanh().exp(),  # tanh first, so that chains of exp cannot overflow
-    "log": lambda a: (a * a + 0.1).log(),
-    "tanh": lambda a: a.tanh(),
-    "relu": lambda a: a.relu(),
-    "sigmoid": lambda a: a.sigmoid(),
-    "square": lambda a: a**2,
-    "cube": lambda a: a**3,
-    "rsqrt": lambda a: (a * a + 0.5) ** -0.5,
-    "add_const": lambda a: a + 1.5,
-    "rsub_const": lambda a: 2.0 - a,
-    "rmul_const": lambda a: 3.0 * a,
-    "rdiv_const": lambda a: 1.0 / (a * a + 1.0),
-}
-BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / (b * b + 0.5),
-}
-OPS = sorted(UNARY) + sorted(BINARY)
 
 
 def close(ours: float, theirs: float) -> bool:
     return abs(ours - theirs) <= TOL * (1.0 + abs(theirs))
 
 
-def evaluate(program, leaves):
-    """Apply ``program`` — a list of (op, i, j) — to ``leaves``; ``i``, ``j`` pick any earlier node."""
-    nodes = list(leaves)
-    for op, i, j in program:
-        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
-        nodes.append(UNARY[op](a) if op in UNARY else BINARY[op](a, b))
-    return nodes
-
-
+# The programs are drawn by hypothesis (which shrinks a failure to a small program) and run by the
+# library's harness, the same code the tensors-autograd experiment runs on NumPy-drawn programs.
 programs = st.lists(
-    st.tuples(st.sampled_from(OPS), st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=10
+    st.tuples(st.sampled_from(gradcheck.SCALAR_OPS), st.integers(0, 99), st.integers(0, 99)),
+    min_size=1,
+    max_size=10,
 )
 leaf_values = st.lists(st.floats(-2.0, 2.0, allow_nan=False), min_size=1, max_size=4)
 
@@ -62,22 +32,37 @@ leaf_values = st.lists(st.floats(-2.0, 2.0, allow_nan=False), min_size=1, max_si
 @settings(max_examples=150, deadline=None)
 @given(leaf_values, programs)
 def test_random_expression_graphs_match_torch(values, program):
-    ours = [Value(v) for v in values]
-    theirs = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
-    our_nodes, their_nodes = evaluate(program, ours), evaluate(program, theirs)
-    # The output depends on every node built, so nodes are reused and every backward closure runs.
-    our_out = sum(our_nodes[len(values) :], Value(0.0))
-    their_out = sum(their_nodes[len(values) :], torch.tensor(0.0, dtype=torch.float64))
-    assume(math.isfinite(their_out.item()))
-    their_out.backward()
-    grads = [0.0 if t.grad is None else t.grad.item() for t in theirs]
-    assume(all(math.isfinite(g) for g in grads))
-    our_out.backward()
+    their_nodes, their_grads = gradcheck.scalar_graph(values, program, gradcheck.torch_leaf)
+    assume(all(math.isfinite(v) for v in their_nodes + their_grads))
+    our_nodes, our_grads = gradcheck.scalar_graph(values, program, Value)
+    for ours, theirs in zip(our_nodes, their_nodes, strict=True):
+        assert close(ours, theirs), (ours, theirs)
+    for ours, theirs in zip(our_grads, their_grads, strict=True):
+        assert close(ours, theirs), (ours, theirs)
 
-    for o, t in zip(our_nodes, their_nodes):
-        assert close(o.data, t.item()), (o.data, t.item())
-    for leaf, g in zip(ours, grads):
-        assert close(leaf.grad, g), (leaf.grad, g)
+
+def test_the_harness_catches_a_wrong_backward(monkeypatch):
+    """A check that cannot fail is no check: break tanh's local derivative and watch it fail."""
+
+    def wrong_tanh(self):
+        out = Value(math.tanh(self.data), (self,), "tanh")
+
+        def _backward():  # forgets the square: 1 - tanh(a) instead of 1 - tanh(a)^2
+            self.grad += (1.0 - out.data) * out.grad
+
+        out._backward = _backward
+        return out
+
+    monkeypatch.setattr(Value, "tanh", wrong_tanh)
+    errors = gradcheck.compare_scalar([0.7, -0.3], [("tanh", 0, 0), ("mul", 2, 1)])
+    assert errors.value == 0.0 and errors.grad > 0.1
+
+
+def test_the_random_cases_of_the_experiment_match_torch():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        errors = gradcheck.compare_scalar(*gradcheck.random_scalar_case(rng))
+        assert errors is None or max(errors) <= TOL, errors
 
 
 def test_node_used_twice_accumulates_its_gradient():

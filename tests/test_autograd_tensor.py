@@ -9,73 +9,35 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from e2edl.autograd import Tensor, TensorMLP, binary_cross_entropy_with_logits, cross_entropy, unbroadcast
+from e2edl.autograd import (
+    Tensor,
+    TensorMLP,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    gradcheck,
+    unbroadcast,
+)
 
 TOL = 1e-6  # |ours - torch| <= TOL * (1 + |torch|), elementwise
 
 
-def assert_close(ours: np.ndarray, theirs: torch.Tensor) -> None:
-    theirs = theirs.detach().numpy()
+def assert_close(ours: np.ndarray, theirs: np.ndarray | torch.Tensor) -> None:
+    theirs = theirs.detach().numpy() if isinstance(theirs, torch.Tensor) else theirs
     assert ours.shape == theirs.shape, (ours.shape, theirs.shape)
     np.testing.assert_allclose(ours, theirs, rtol=TOL, atol=TOL)
 
 
-def softplus(a):
-    return F.softplus(a) if isinstance(a, torch.Tensor) else a.softplus()
-
-
-def swap_last_two(a):
-    return a.transpose(-1, -2) if isinstance(a, torch.Tensor) else a.T
-
-
-# Recipes that work on our Tensor and on a torch tensor alike. Every result broadcasts against every
-# other node (reductions keep dims or drop the leading one), so any two nodes can meet in a binary op.
-# Domains are safe by construction: log sees values >= 0.1, division values >= 0.5.
-UNARY = {
-    "neg": lambda a: -a,
-    "exp": lambda a: a.tanh().exp(),
-    "log": lambda a: (a * a + 0.1).log(),
-    "tanh": lambda a: a.tanh(),
-    "relu": lambda a: a.relu(),
-    "sigmoid": lambda a: a.sigmoid(),
-    "softplus": softplus,
-    "square": lambda a: a**2,
-    "cube": lambda a: a**3,
-    "rsqrt": lambda a: (a * a + 0.5) ** -0.5,
-    "rdiv_const": lambda a: 1.0 / (a * a + 1.0),
-    "rsub_const": lambda a: 2.0 - a,
-    "sum_all": lambda a: a.sum(),
-    "mean_all": lambda a: a.mean(),
-    "sum_first": lambda a: a.sum(axis=0) if a.ndim else a,
-    "sum_last_keep": lambda a: a.sum(axis=-1, keepdims=True) if a.ndim else a,
-    "mean_first_keep": lambda a: a.mean(axis=0, keepdims=True) if a.ndim else a,
-    "mean_two_keep": lambda a: a.mean(axis=(0, -1), keepdims=True) if a.ndim >= 2 else a,
-    "logsumexp_last_keep": lambda a: a.logsumexp(axis=-1, keepdims=True) if a.ndim else a,
-}
-BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / (b * b + 0.5),
-}
-OPS = sorted(UNARY) + sorted(BINARY)
-
-
-def evaluate(program, leaves):
-    """Apply ``program`` — a list of (op, i, j) — to ``leaves``; ``i``, ``j`` pick any earlier node."""
-    nodes = list(leaves)
-    for op, i, j in program:
-        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
-        nodes.append(UNARY[op](a) if op in UNARY else BINARY[op](a, b))
-    return nodes
-
-
-def weighted_total(nodes, weights):
-    """A scalar that depends on every node, each through a different random weight per entry."""
-    total = nodes[0].sum() * 0.0
-    for node, w in zip(nodes, weights):
-        total = total + (node * w).sum()
-    return total
+# Leaves and programs are drawn by hypothesis (which shrinks a failure to a small case) and run by the
+# library's harness, the same code the tensors-autograd experiment runs on NumPy-drawn cases.
+def check_against_torch(leaves, build, seed):
+    """Run ``build`` (leaves -> list of nodes) on both engines; compare every node and every leaf grad."""
+    their_nodes, their_grads = gradcheck.tensor_graph(leaves, build, seed, gradcheck.torch_leaf)
+    assume(all(np.isfinite(a).all() for a in their_nodes + their_grads))
+    our_nodes, our_grads = gradcheck.tensor_graph(leaves, build, seed, Tensor)
+    for ours, theirs in zip(our_nodes, their_nodes, strict=True):
+        assert_close(ours, theirs)
+    for ours, theirs in zip(our_grads, their_grads, strict=True):
+        assert_close(ours, theirs)
 
 
 @st.composite
@@ -91,36 +53,16 @@ def broadcastable_leaves(draw):
 
 
 programs = st.lists(
-    st.tuples(st.sampled_from(OPS), st.integers(0, 99), st.integers(0, 99)), min_size=1, max_size=8
+    st.tuples(st.sampled_from(gradcheck.TENSOR_OPS), st.integers(0, 99), st.integers(0, 99)),
+    min_size=1,
+    max_size=8,
 )
-
-
-def check_against_torch(leaves, build, seed):
-    """Run ``build`` (leaves -> list of nodes) on both engines; compare every node and every leaf grad."""
-    ours = [Tensor(x) for x in leaves]
-    theirs = [torch.tensor(x, requires_grad=True) for x in leaves]
-    our_nodes, their_nodes = build(ours), build(theirs)
-    rng = np.random.default_rng(seed)
-    weights = [rng.normal(size=t.shape) for t in their_nodes]
-    their_total = weighted_total(their_nodes, [torch.tensor(w) for w in weights])
-    assume(torch.isfinite(their_total).item())
-    their_total.backward()
-    their_grads = [torch.zeros_like(t) if t.grad is None else t.grad for t in theirs]
-    assume(all(torch.isfinite(g).all() for g in their_grads))
-    our_total = weighted_total(our_nodes, weights)
-    our_total.backward()
-
-    for o, t in zip(our_nodes, their_nodes):
-        assert_close(o.data, t)
-    assert_close(our_total.data, their_total)
-    for leaf, g in zip(ours, their_grads):
-        assert_close(leaf.grad, g)
 
 
 @settings(max_examples=150, deadline=None)
 @given(broadcastable_leaves(), programs, st.integers(0, 2**16))
 def test_random_broadcasting_graphs_match_torch(leaves, program, seed):
-    check_against_torch(leaves, lambda xs: evaluate(program, xs), seed)
+    check_against_torch(leaves, gradcheck.program_builder(program), seed)
 
 
 @st.composite
@@ -144,18 +86,40 @@ def matmul_chains(draw):
 @given(matmul_chains(), st.integers(0, 2**16))
 def test_random_matmul_chains_match_torch(chain, seed):
     leaves, transposed, activations = chain
+    chain_nodes = gradcheck.matmul_chain_builder(transposed, activations)
 
     def build(xs):
-        nodes = list(xs)
-        out = swap_last_two(xs[0]) if transposed[0] else xs[0]
-        for x, flip, act in zip(xs[1:], transposed[1:], activations):
-            out = out @ (swap_last_two(x) if flip else x)
-            out = out if act == "none" else getattr(out, act)()
-            nodes.append(out)
-        nodes.append(out.reshape(-1))
-        return nodes
+        nodes = chain_nodes(xs)
+        return [*nodes, nodes[-1].reshape(-1)]
 
     check_against_torch(leaves, build, seed)
+
+
+def test_the_random_cases_of_the_experiment_match_torch():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        errors = gradcheck.compare_tensor(*gradcheck.random_tensor_case(rng), seed=int(rng.integers(2**16)))
+        assert errors is None or max(errors) <= TOL, errors
+
+
+def test_the_harness_catches_a_forgotten_unbroadcast(monkeypatch):
+    """A bias gradient not summed over the batch has the wrong shape: the harness must say so."""
+
+    def add_without_unbroadcast(self, other):
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        out = Tensor(self.data + other.data, (self, other), "+")
+
+        def _backward():
+            self.grad = self.grad + out.grad
+            other.grad = other.grad + out.grad  # (B, H) where the leaf is (H,)
+
+        out._backward = _backward
+        return out
+
+    monkeypatch.setattr(Tensor, "__add__", add_without_unbroadcast)
+    x, bias = np.ones((4, 3)), np.ones(3)
+    errors = gradcheck.compare_tensor([x, bias], lambda xs: [xs[0] + xs[1]])
+    assert errors.grad == float("inf")
 
 
 @settings(max_examples=60, deadline=None)

@@ -18,7 +18,7 @@ class Value:
         self.data = float(data)
         self.grad = 0.0
         self._backward = lambda: None  # a leaf has nothing to pass on
-        self._prev = set(_children)
+        self._prev = tuple(_children)  # in order, so that backward visits nodes in the same order every run
         self._op = _op
         self.label = label
 

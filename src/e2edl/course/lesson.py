@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from e2edl.course.claims import Claim
-from e2edl.train.fit import progress_enabled
+from e2edl.progress import progress_enabled
 
 
 @dataclass

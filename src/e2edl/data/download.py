@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from e2edl.data.checksum import CHUNK, ChecksumMismatch, write_verified
 from e2edl.data.errors import one_line
 from e2edl.data.registry import Source
+from e2edl.progress import progress_enabled
 
 USER_AGENT = "e2edl (+https://github.com/e2edl/e2edl)"
 
@@ -62,7 +63,7 @@ def download(source: Source, dest: Path, *, progress: bool = True, policy: Retry
     ``dest`` appears only once its content is verified; a failed try leaves nothing behind.
     """
     policy = policy or RetryPolicy.from_env()
-    progress = progress and os.environ.get("E2EDL_PROGRESS", "1") != "0"
+    progress = progress_enabled(progress)
     errors = []
     for url in source.urls:
         error = _download_url(url, source, dest, progress, policy)

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from e2edl.atomic import atomic_write
 from e2edl.data.paths import data_home
 from e2edl.data.pets import load_pets
+from e2edl.progress import progress_enabled
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # per RGB channel, pixels scaled to [0, 1]
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -100,7 +101,7 @@ def decode_pets(
     images = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     kept_labels: list[int] = []
     skipped: list[tuple[str, str]] = []
-    show = progress and os.environ.get("E2EDL_PROGRESS", "1") != "0"
+    show = progress_enabled(progress)
     with contextlib.ExitStack() as stack:
         # The original archive has photos with broken EXIF blocks: Pillow warns and reads them fine.
         stack.enter_context(warnings.catch_warnings())
@@ -192,11 +193,14 @@ def decode_cached(
 
 
 def _read_cache(cache_file: Path) -> dict | None:
+    """The cached record, or ``None`` (with a warning saying why) when it must be decoded again."""
     if not cache_file.is_file():
         return None
     try:
         return torch.load(cache_file, weights_only=True)
-    except Exception:  # unreadable or from an incompatible version: decode again
+    except Exception as error:  # torch raises many types for a truncated or foreign file
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        warnings.warn(f"decode cache {cache_file} is unreadable ({reason}); decoding the images again", stacklevel=2)
         return None
 
 
