@@ -20,34 +20,37 @@
 #
 # The plan:
 # 1. tensors: creating them, dtypes, devices, broadcasting, views vs copies, in-place pitfalls;
-# 2. PyTorch's autograd: the graph it records, `.grad`, `no_grad`, accumulation, `retain_graph`;
-# 3. an autograd engine **written from scratch**, first for single numbers, then for arrays, and
-#    checked against PyTorch at every step;
-# 4. hand over to the library's tested version of the same engine, `e2edl.autograd`, which trains a
-#    small neural network on two interleaved half-moons.
+# 2. PyTorch's autograd: the graph it records, `.grad`, `no_grad`, accumulation, `retain_graph`,
+#    and `backward(gradient=...)` for outputs that are not a single number;
+# 3. why we need autograd at all: derivatives by finite differences, and what they cost;
+# 4. an autograd engine **written from scratch**, first for single numbers — the library's
+#    `e2edl.autograd.Value`, line by line — and a neural network on it that learns XOR;
+# 5. the same engine for arrays (`e2edl.autograd.Tensor`), every step checked against PyTorch;
+# 6. the lesson's experiment: both engines against PyTorch on random graphs, and a network written
+#    with our `Tensor` alone learning two interleaved half-moons.
 
 # %%
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-if "google.colab" in sys.modules:  # on Colab, install the course library first
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "e2edl @ git+https://github.com/e2edl/e2edl"],
-        check=True,
-    )
+if "google.colab" in sys.modules:  # on Colab, install the course library first (this release)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "e2edl @ git+https://github.com/e2edl/e2edl@v0.1.0"], check=True)  # fmt: skip
 
+from e2edl.course.notebook import setup_lesson, show_source
+
+QUICK, OUT = setup_lesson("tensors-autograd")  # prints the mode, the run folder and the reference timings
+
+# %%
 import math
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-QUICK = os.environ.get("E2EDL_QUICK") == "1"  # CI runs every notebook in quick mode
-RUNS = Path(os.environ.get("E2EDL_RUNS", "runs"))
-torch.manual_seed(0)
-print("torch", torch.__version__, "| quick mode:", QUICK)
+from e2edl.exercises import check  # for the exercises at the end
+
+print("torch", torch.__version__)
 
 # %% [markdown]
 # ## 1. Tensors
@@ -270,6 +273,30 @@ x.grad = None  # what optimizer.zero_grad() does
 print("after zeroing and a fresh graph: x.grad =", x.grad.item())
 
 # %% [markdown]
+# ### Outputs that are not a single number: `backward(gradient=...)`
+#
+# A loss is one number, so "the gradient" of it has the shape of each leaf. When the output `y` is a
+# vector, its derivative with respect to `x` is a whole matrix, the **Jacobian** `J[i, j] = ∂yᵢ/∂xⱼ`,
+# and PyTorch does not build it. It refuses `y.backward()` and asks for a vector `v` of `y`'s shape
+# instead. `y.backward(gradient=v)` then computes the **vector-Jacobian product** `vᵀJ`, which is the
+# gradient of the number `(v * y).sum()`. That is all reverse mode ever computes: for a scalar loss,
+# `v` is just `1`. Here `y = A @ x`, whose Jacobian is `A` itself:
+
+# %%
+A = torch.tensor([[1.0, 2.0, 3.0], [0.0, -1.0, 4.0]])  # (2, 3)
+x = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)  # (3,)
+y = A @ x  # (2,): a vector, not a number
+try:
+    y.backward()
+except RuntimeError as error:
+    print("y.backward():", error)
+v = torch.tensor([1.0, 10.0])  # (2,), the shape of y
+y.backward(gradient=v)
+jacobian = torch.autograd.functional.jacobian(lambda t: A @ t, x.detach())  # (2, 3), here A
+print("x.grad after y.backward(gradient=v):", x.grad)
+print("v @ J, with J built explicitly:     ", v @ jacobian)
+
+# %% [markdown]
 # ### Switching autograd off
 #
 # Recording the graph costs memory and time. When we only want numbers — evaluating a model,
@@ -286,7 +313,55 @@ with torch.no_grad():
 print("detached:", (w * 2).detach().requires_grad, "| w after the update:", w)
 
 # %% [markdown]
-# ## 3. An autograd engine from scratch
+# ## 3. Why autograd: derivatives by finite differences
+#
+# The derivative of `f` at `x` is the slope of `f` over a vanishingly small step. A computer can take
+# a small step for real: the **central difference** `(f(x + h) − f(x − h)) / 2h`. It needs nothing
+# but the function, so it is the oldest way to get a gradient. Let us try it on a function whose
+# derivative we can also write by hand (product rule, chain rule):
+
+
+# %%
+def f(x):
+    return math.tanh(2 * x) * x**2
+
+
+def f_prime(x):  # d/dx [tanh(2x) x²] = 2 (1 − tanh²(2x)) x² + tanh(2x) · 2x
+    return 2 * (1 - math.tanh(2 * x) ** 2) * x**2 + math.tanh(2 * x) * 2 * x
+
+
+def central_difference(f, x, h):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+x0, exact = 0.7, f_prime(0.7)
+steps = np.logspace(-13, -1, 25)
+errors = [abs(central_difference(f, x0, h) - exact) for h in steps]
+for h in (1e-1, 1e-3, 1e-5, 1e-7, 1e-9, 1e-11):
+    print(f"h = {h:.0e}:  central difference {central_difference(f, x0, h):.12f}   exact {exact:.12f}")
+print(f"smallest error {min(errors):.1e}, at h = {steps[int(np.argmin(errors))]:.0e}")
+
+plt.figure(figsize=(5, 3.2))
+plt.loglog(steps, errors, "o-", ms=3)
+plt.xlabel("step h")
+plt.ylabel("|central difference − exact|")
+plt.title("Finite differences: too big a step or too small, both are wrong")
+plt.show()
+
+# %% [markdown]
+# The plot shows two errors pulling against each other. With a big step, the slope of `f` changes
+# noticeably over the step and spoils the estimate (that error shrinks like `h²`); with a tiny step `f(x + h)` and `f(x − h)`
+# agree in almost all their digits, and subtracting them leaves mostly rounding noise (that error
+# grows like `ε/h`, with `ε ≈ 1e-16` for `float64`). The best `h` sits in between, and even there
+# several of `float64`'s sixteen digits are lost: the smallest error is printed above the plot.
+#
+# Precision is the smaller problem. A network with a million parameters needs a million such
+# derivatives, each costing two evaluations of the whole loss: two million forward passes for *one*
+# gradient step. Reverse-mode automatic differentiation — what `backward()` does — gets all million
+# derivatives, exact to rounding, for the cost of about one more pass. Finite differences stay
+# useful as an independent **check** of a gradient, which is how we will use them below.
+#
+# ## 4. An autograd engine from scratch
 #
 # How does `backward()` work? Every operation knows its **local derivative**: for `c = a * b`,
 # `dc/da = b` and `dc/db = a`. The **chain rule** says that if a loss `L` depends on `a` only through
@@ -295,31 +370,30 @@ print("detached:", (w * 2).detach().requires_grad, "| w after the update:", w)
 # `dL/dnode`. That is reverse-mode automatic differentiation, and it is all PyTorch does — on tensors,
 # on GPUs, with a lot of engineering.
 #
-# We build it for single numbers first, in the style of Andrej Karpathy's *micrograd*. A `Value`
-# holds a number, its gradient, the values it was computed from (`_prev`), and a small function,
-# `_backward`, that applies the chain rule for the one operation that made it.
+# We build it for single numbers first, in the style of Andrej Karpathy's *micrograd*. What we write
+# here is the library's `e2edl.autograd.Value` — the same operations, written the same way (only
+# its printout differs) — and the section ends by checking that the two compute the same numbers. A `Value` holds a number, its gradient, the values it was
+# computed from (`_prev`), and a small function, `_backward`, that applies the chain rule for the one
+# operation that made it.
 
 
 # %%
 class Value:
-    """A number that remembers how it was computed, so that it can compute gradients."""
+    """A scalar that records the operations applied to it, so that it can compute gradients."""
 
     def __init__(self, data, _children=(), _op="", label=""):
         self.data = float(data)
         self.grad = 0.0  # d(output)/d(self), filled in by backward
-        self._backward = lambda: None  # a leaf has no inputs to pass gradient to
+        self._backward = lambda: None  # a leaf has nothing to pass on
         self._prev = tuple(_children)
         self._op = _op
         self.label = label
-
-    def __repr__(self):
-        return f"Value({self.label or self._op}: data={self.data:.4g}, grad={self.grad:.4g})"
 
     def __add__(self, other):
         other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data + other.data, (self, other), "+")
 
-        def _backward():  # d(a+b)/da = 1 and d(a+b)/db = 1: pass the gradient through
+        def _backward():  # d(a+b)/da = 1, d(a+b)/db = 1: pass the gradient through
             self.grad += out.grad
             other.grad += out.grad
 
@@ -330,7 +404,7 @@ class Value:
         other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data * other.data, (self, other), "*")
 
-        def _backward():  # d(ab)/da = b and d(ab)/db = a
+        def _backward():  # d(ab)/da = b, d(ab)/db = a
             self.grad += other.data * out.grad
             other.grad += self.data * out.grad
 
@@ -338,14 +412,16 @@ class Value:
         return out
 
     def tanh(self):
-        t = math.tanh(self.data)
-        out = Value(t, (self,), "tanh")
+        out = Value(math.tanh(self.data), (self,), "tanh")
 
         def _backward():  # d(tanh a)/da = 1 - tanh(a)^2
-            self.grad += (1 - t**2) * out.grad
+            self.grad += (1.0 - out.data**2) * out.grad
 
         out._backward = _backward
         return out
+
+    def __repr__(self):
+        return f"Value({self.label or self._op}: data={self.data:.4g}, grad={self.grad:.4g})"
 
 
 # %% [markdown]
@@ -372,7 +448,8 @@ o.label = "o"
 o.grad = 1.0  # do/do
 for node in (o, n, s, x1w1, x2w2):  # each node after every node that uses it
     node._backward()
-for leaf in (x1, x2, w1, w2, b):
+leaves = (x1, x2, w1, w2, b)
+for leaf in leaves:
     print(leaf)
 
 # %% [markdown]
@@ -380,82 +457,69 @@ for leaf in (x1, x2, w1, w2, b):
 # `_backward` only once its own `.grad` is complete, i.e. after every node that uses it has passed
 # its share back. A **topological order** of the graph (every node after its inputs), reversed, is
 # exactly such an order; a depth-first search produces one.
+#
+# One decision remains: what `backward()` does with gradients already there. We follow PyTorch
+# (section 2): the leaves — inputs and parameters — **keep adding**, so a second `backward()` adds
+# a second copy, and a training loop must zero them before each step. The inner nodes are
+# intermediate results; each `backward()` recomputes theirs from zero.
 
 
 # %%
-def topological_order(root):
-    """All nodes that ``root`` depends on, each one after the nodes it was computed from."""
+def backward(self):
+    """Fill ``.grad`` of every value this one depends on with d(self)/d(value)."""
     order, visited = [], set()
 
-    def visit(v):
+    def visit(v):  # depth-first: a node goes into `order` after everything it was computed from
         if v not in visited:
             visited.add(v)
             for child in v._prev:
                 visit(child)
             order.append(v)
 
-    visit(root)
-    return order
-
-
-def backward(self):
-    order = topological_order(self)
-    for v in order:  # start from zero (PyTorch, and our library, keep adding to the leaves' grads)
-        v.grad = 0.0
-    self.grad = 1.0
-    for v in reversed(order):  # output first, leaves last
+    visit(self)
+    for v in order:  # leaves keep (accumulate) their .grad, like PyTorch; inner nodes start afresh
+        if v._prev:
+            v.grad = 0.0
+    self.grad = 1.0  # d(self)/d(self)
+    for v in reversed(order):  # output first, so each node's grad is complete before it is used
         v._backward()
 
 
 Value.backward = backward  # Python lets us add a method to a class after the fact
-print([v.label for v in topological_order(o)])
+
+for leaf in leaves:  # forget the hand-run pass above
+    leaf.grad = 0.0
+o.backward()
+print("after one backward: ", [round(leaf.grad, 6) for leaf in leaves])
+o.backward()
+print("after two backwards:", [round(leaf.grad, 6) for leaf in leaves], "(they add up, as in PyTorch)")
+for leaf in leaves:  # what zero_grad() does
+    leaf.grad = 0.0
+o.backward()
 
 # %% [markdown]
-# The computation graph, drawn: each box is a `Value` with its data and, after `backward()`, its
-# gradient; arrows run from inputs to outputs, and gradients flow against them.
-
+# The computation graph, drawn by `e2edl.autograd.draw.draw_graph` (plotting plumbing, so it lives in
+# the library): each box is a `Value` with its data and its gradient; arrows run from inputs to
+# outputs, and gradients flow against them.
 
 # %%
-def draw_graph(root):
-    """Boxes in columns by depth (leaves on the left), arrows from each input to its output."""
-    order = topological_order(root)
-    depth, rows, position = {}, {}, {}
-    for v in order:  # a node sits one column right of its deepest input
-        depth[v] = 1 + max((depth[c] for c in v._prev), default=-1)
-    for v in order:
-        rows[depth[v]] = rows.get(depth[v], 0) + 1
-        position[v] = (depth[v], -rows[depth[v]])
-    fig, ax = plt.subplots(figsize=(2.3 * (max(depth.values()) + 1), 0.9 * max(rows.values()) + 1))
-    arrow, box = {"arrowstyle": "->", "color": "gray"}, {"boxstyle": "round", "fc": "lightyellow"}
-    for v in order:
-        for child in v._prev:
-            (x_from, y_from), (x_to, y_to) = position[child], position[v]
-            ax.annotate("", xy=(x_to - 0.25, y_to), xytext=(x_from + 0.25, y_from), arrowprops=arrow)
-    for v, (px, py) in position.items():
-        text = f"{v.label or v._op}\ndata {v.data:.3g}\ngrad {v.grad:.3g}"
-        ax.text(px, py, text, ha="center", va="center", fontsize=8, bbox=box)
-    ax.set_xlim(-0.6, max(depth.values()) + 0.6)
-    ax.set_ylim(-max(rows.values()) - 0.7, -0.3)
-    ax.axis("off")
-    return fig
+from e2edl.autograd.draw import draw_graph
 
-
-o.backward()
 draw_graph(o)
 plt.show()
 
 # %% [markdown]
 # A few more operations and our engine can express any expression we need. Each is a forward
-# formula plus its local derivative; subtraction and division are built from the others, so they need
-# no backward of their own.
+# formula plus its local derivative; subtraction and division are built from the others, so they
+# need no backward of their own. `sigmoid` is computed from `e^−|a|`, which never overflows.
 
 
 # %%
-def _pow(self, k):  # a constant exponent
-    out = Value(self.data**k, (self,), f"**{k}")
+def _pow(self, exponent):  # a constant exponent
+    out = Value(self.data**exponent, (self,), f"**{exponent}")
 
     def _backward():  # d(a^k)/da = k a^(k-1)
-        self.grad += k * self.data ** (k - 1) * out.grad
+        self.grad += exponent * self.data ** (exponent - 1) * out.grad
 
     out._backward = _backward
     return out
@@ -484,33 +548,47 @@ def _log(self):
 def _relu(self):
     out = Value(max(self.data, 0.0), (self,), "relu")
 
-    def _backward():  # slope 1 where a > 0, else 0
+    def _backward():  # slope 1 where a > 0, else 0 (PyTorch's choice at exactly 0, too)
         self.grad += (self.data > 0) * out.grad
 
     out._backward = _backward
     return out
 
 
-Value.__pow__, Value.exp, Value.log, Value.relu = _pow, _exp, _log, _relu
+def _sigmoid(self):
+    e = math.exp(-abs(self.data))  # 1 / (1 + e^-a), from e^-|a| so that it never overflows
+    out = Value(1.0 / (1.0 + e) if self.data >= 0 else e / (1.0 + e), (self,), "sigmoid")
+
+    def _backward():  # d(sigmoid a)/da = s (1 - s)
+        self.grad += out.data * (1.0 - out.data) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+Value.__pow__, Value.exp, Value.log, Value.relu, Value.sigmoid = _pow, _exp, _log, _relu, _sigmoid
 Value.__neg__ = lambda self: self * -1
 Value.__sub__ = lambda self, other: self + (-other)
 Value.__truediv__ = lambda self, other: self * other**-1
-Value.__radd__ = lambda self, other: self + other  # so that 2 + Value works
-Value.__rmul__ = lambda self, other: self * other
+Value.__radd__ = Value.__add__  # 2 + a calls a.__radd__(2)
+Value.__rmul__ = Value.__mul__
+Value.__rsub__ = lambda self, other: other + (-self)
+Value.__rtruediv__ = lambda self, other: other * self**-1
+print("sigmoid(0.5) =", Value(0.5).sigmoid().data, "= 1 / (1 + e^-0.5) =", 1 / (1 + math.exp(-0.5)))
 
 # %% [markdown]
 # ### Checking against PyTorch
 #
-# A hand-written gradient is only as good as its test. We compute the same expression — with a value
-# used several times, and every new operation — in our engine and in PyTorch (`float64`), and compare
-# each input's gradient.
+# A hand-written gradient is only as good as its test. We compute the same expression — with values
+# used several times, and every new operation — in our engine and in PyTorch (`float64`), compare
+# each input's gradient, and ask finite differences for a third opinion.
 
 
 # %%
 def expression(a, b, c):
     """Works for our Value and for torch tensors alike."""
     h = (a * b + c.exp()) / (b * b + 1.0)  # b and h are used more than once
-    return (h.tanh() * a - (c**2 + 1.0).log() + (h - 0.5).relu()) ** 2
+    return (h.tanh() * a - (c**2 + 1.0).log() + (h - 0.5).relu() + c.sigmoid()) ** 2
 
 
 inputs = [1.2, -0.4, 0.8]
@@ -520,18 +598,169 @@ out_ours, out_theirs = expression(*ours), expression(*theirs)
 out_ours.backward()
 out_theirs.backward()
 print(f"output   ours {out_ours.data:+.12f}   torch {out_theirs.item():+.12f}")
-for name, v, t in zip("abc", ours, theirs):
-    diff = abs(v.grad - t.grad.item())
-    print(f"d/d{name}    ours {v.grad:+.12f}   torch {t.grad.item():+.12f}   |diff| {diff:.1e}")
+for i, (name, v, t) in enumerate(zip("abc", ours, theirs)):
+
+    def along(value, i=i):  # the expression as a function of input i alone
+        shifted = list(inputs)
+        shifted[i] = value
+        return expression(*[Value(s) for s in shifted]).data
+
+    numeric = central_difference(along, inputs[i], 1e-5)
+    print(
+        f"d/d{name}    ours {v.grad:+.12f}   torch {t.grad.item():+.12f}   "
+        f"|diff| {abs(v.grad - t.grad.item()):.1e}   finite difference {numeric:+.9f}"
+    )
 
 # %% [markdown]
-# The two columns agree to the precision of `float64`. One expression is weak evidence, though:
-# the library's version of this engine is tested in `tests/test_autograd_scalar.py` on many
-# **random** expression graphs generated by `hypothesis` (random operations over random inputs,
-# nodes reused), each compared with `torch.autograd` — and the lesson's experiment at the end does the
-# same again.
+# Our engine and PyTorch agree to the last digits of `float64`, and finite differences agree with
+# both to every digit they print. One expression is weak evidence, though. The library keeps
+# one **random-graph harness**, `e2edl.autograd.gradcheck`: it draws random programs (random
+# operations over a few random inputs, earlier results reused, so gradients must accumulate), runs
+# them through an engine and through `torch.autograd`, and compares every value and every input's
+# gradient as `|ours − torch| / (1 + |torch|)`. The library's tests run it on programs drawn by
+# `hypothesis`; the experiment at the end of this lesson runs it too. Here it checks the `Value` we
+# just wrote, against PyTorch and against the library's `Value` — the parity check that says they
+# are one engine:
+
+# %%
+import e2edl.autograd as ag
+from e2edl.autograd import gradcheck
+
+rng = np.random.default_rng(0)
+worst_vs_torch, worst_vs_library, compared = 0.0, 0.0, 0
+for _ in range(300):
+    values, program = gradcheck.random_scalar_case(rng)
+    vs_torch = gradcheck.compare_scalar(values, program, engine=Value)  # None if torch overflowed
+    if vs_torch is None:
+        continue
+    vs_library = gradcheck.compare_scalar(values, program, engine=Value, reference=ag.Value)
+    worst_vs_torch = max(worst_vs_torch, *vs_torch)
+    worst_vs_library = max(worst_vs_library, *vs_library)
+    compared += 1
+print(f"{compared} random graphs; one of them: {len(program)} steps, {program[:3]}...")
+print(
+    f"largest difference, values or gradients: vs torch {worst_vs_torch:.1e}, vs ag.Value {worst_vs_library}"
+)
+assert worst_vs_torch < 1e-6 and worst_vs_library == 0.0
+
+# %% [markdown]
+# Against the library's `Value` the difference is exactly zero: same operations, in the same order,
+# so the same bits. From here on we use `ag.Value`.
 #
-# ### From numbers to tensors
+# ### A neural network on the engine
+#
+# A neuron is `tanh(w · x + b)`: a weighted sum of its inputs plus a bias, through a non-linearity. A
+# layer is several neurons reading the same inputs; a multilayer perceptron (MLP) is layers in a
+# row, the last one without the `tanh` so that it can output any number. Each weight is a `Value`,
+# so the whole network is one big expression graph and `backward()` gives the gradient of a loss
+# with respect to every weight. Initial weights are drawn uniformly from `±1/√(inputs)`, as PyTorch's
+# `nn.Linear` does, so that the weighted sums start at a moderate size.
+
+
+# %%
+class Module:
+    def parameters(self):
+        return []
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+class Neuron(Module):
+    def __init__(self, n_in, rng, nonlinear=True):
+        bound = 1 / math.sqrt(n_in)
+        self.w = [Value(rng.uniform(-bound, bound)) for _ in range(n_in)]
+        self.b = Value(rng.uniform(-bound, bound))
+        self.nonlinear = nonlinear
+
+    def __call__(self, x):
+        z = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)  # w · x + b
+        return z.tanh() if self.nonlinear else z
+
+    def parameters(self):
+        return [*self.w, self.b]
+
+
+class Layer(Module):
+    def __init__(self, n_in, n_out, rng, nonlinear=True):
+        self.neurons = [Neuron(n_in, rng, nonlinear) for _ in range(n_out)]
+
+    def __call__(self, x):
+        return [neuron(x) for neuron in self.neurons]
+
+    def parameters(self):
+        return [p for neuron in self.neurons for p in neuron.parameters()]
+
+
+class MLP(Module):
+    def __init__(self, n_in, sizes, seed=0):
+        rng = np.random.default_rng(seed)
+        dims = [n_in, *sizes]
+        self.layers = [
+            Layer(dims[i], dims[i + 1], rng, nonlinear=i < len(sizes) - 1) for i in range(len(sizes))
+        ]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+
+# %% [markdown]
+# The task is **XOR**: four points, `(0,0)` and `(1,1)` labelled −1, `(0,1)` and `(1,0)` labelled +1.
+# No straight line separates the two labels, so a model without a hidden layer cannot fit them. The
+# loss is the summed squared error; the library's `ag.MLP` is the same network, and the parity
+# check loads our weights into it and compares outputs and gradients:
+
+# %%
+xor_inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
+xor_targets = [-1.0, 1.0, 1.0, -1.0]
+
+
+def xor_loss(model, zero):
+    return sum(((model(x)[0] - y) ** 2 for x, y in zip(xor_inputs, xor_targets)), zero)
+
+
+mlp = MLP(2, [8, 8, 1], seed=0)
+library_mlp = ag.MLP(2, [8, 8, 1], seed=1)  # another initialisation...
+for ours, theirs in zip(mlp.parameters(), library_mlp.parameters()):
+    theirs.data = ours.data  # ...replaced by our weights
+loss, library_loss = xor_loss(mlp, Value(0.0)), xor_loss(library_mlp, ag.Value(0.0))
+loss.backward()
+library_loss.backward()
+grad_difference = max(abs(p.grad - q.grad) for p, q in zip(mlp.parameters(), library_mlp.parameters()))
+print(f"{len(mlp.parameters())} parameters; loss ours {loss.data:.6f}, library {library_loss.data:.6f}")
+print(f"largest gradient difference: {grad_difference}")
+assert loss.data == library_loss.data and grad_difference == 0.0
+
+# %% [markdown]
+# Training is a loop: compute the loss, zero the old gradients, `backward()`, and move every
+# parameter a small step against its gradient (the library calls that step `ag.sgd_step`). Slow,
+# since every weight is a Python object, but every step is visible:
+
+# %%
+for step in range(200):
+    loss = xor_loss(mlp, Value(0.0))
+    mlp.zero_grad()
+    loss.backward()
+    for p in mlp.parameters():
+        p.data -= 0.05 * p.grad  # gradient descent, learning rate 0.05
+    if step % 50 == 0 or step == 199:
+        print(f"step {step:3d}  loss {loss.data:.6f}")
+predictions = [mlp(x)[0].data for x in xor_inputs]
+print("predictions:", [f"{p:+.3f}" for p in predictions], " targets:", xor_targets)
+assert all((p > 0) == (t > 0) for p, t in zip(predictions, xor_targets)), "the MLP did not learn XOR"
+
+# %% [markdown]
+# The network learned XOR: every prediction has the sign of its target (the `assert` checks it), and
+# the loss printed last is close to zero. The experiment runs the same training on `ag.MLP` and
+# claims both.
+#
+# ## 5. From numbers to tensors
 #
 # One `Value` per number is far too slow for real networks: a layer with a 1000×1000 weight matrix
 # would be a million Python objects. The same idea works with whole arrays as the nodes: each
@@ -563,18 +792,25 @@ print(unbroadcast(np.ones((4, 3)), (3,)))  # each bias entry was used by 4 rows
 print(unbroadcast(np.ones((4, 3)), (4, 1)))  # each row entry was used by 3 columns
 
 
+# %% [markdown]
+# The `Tensor` below is a part of the library's `e2edl.autograd.Tensor`: just enough for a linear
+# layer, with the same backward as `Value` (leaves accumulate, inner nodes start afresh).
+
+
 # %%
 class Tensor:
-    """A numpy array (float64) that remembers how it was computed. Just enough for a linear layer."""
+    """A float64 numpy array that records the operations applied to it. Just enough for a linear layer."""
 
-    def __init__(self, data, _children=()):
+    def __init__(self, data, _children=(), _op=""):
         self.data = np.asarray(data, dtype=np.float64)
         self.grad = np.zeros_like(self.data)
         self._backward = lambda: None
-        self._prev = tuple(_children)
+        self._prev = _children
+        self._op = _op
 
     def __add__(self, other):  # with broadcasting
-        out = Tensor(self.data + other.data, (self, other))
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        out = Tensor(self.data + other.data, (self, other), "+")
 
         def _backward():
             self.grad += unbroadcast(out.grad, self.data.shape)
@@ -584,7 +820,8 @@ class Tensor:
         return out
 
     def __mul__(self, other):  # elementwise, with broadcasting
-        out = Tensor(self.data * other.data, (self, other))
+        other = other if isinstance(other, Tensor) else Tensor(other)
+        out = Tensor(self.data * other.data, (self, other), "*")
 
         def _backward():
             self.grad += unbroadcast(other.data * out.grad, self.data.shape)
@@ -594,7 +831,7 @@ class Tensor:
         return out
 
     def __matmul__(self, other):  # (n, k) @ (k, m) -> (n, m)
-        out = Tensor(self.data @ other.data, (self, other))
+        out = Tensor(self.data @ other.data, (self, other), "@")
 
         def _backward():
             self.grad += out.grad @ other.data.T  # (n, m) @ (m, k) -> (n, k)
@@ -604,16 +841,16 @@ class Tensor:
         return out
 
     def tanh(self):
-        out = Tensor(np.tanh(self.data), (self,))
+        out = Tensor(np.tanh(self.data), (self,), "tanh")
 
         def _backward():
-            self.grad += (1 - out.data**2) * out.grad
+            self.grad += (1.0 - out.data**2) * out.grad
 
         out._backward = _backward
         return out
 
     def sum(self):
-        out = Tensor(self.data.sum(), (self,))
+        out = Tensor(self.data.sum(), (self,), "sum")
 
         def _backward():  # every entry contributes with slope 1
             self.grad += np.ones_like(self.data) * out.grad
@@ -621,10 +858,21 @@ class Tensor:
         out._backward = _backward
         return out
 
-    def backward(self):  # the same algorithm as for Value
-        order = topological_order(self)
-        for t in order:
-            t.grad = np.zeros_like(t.data)
+    def backward(self):  # the same algorithm as Value's, on arrays
+        assert self.data.size == 1, "backward() starts from a scalar, such as a loss"
+        order, visited = [], set()
+
+        def visit(t):
+            if id(t) not in visited:  # numpy-holding objects are compared by identity
+                visited.add(id(t))
+                for child in t._prev:
+                    visit(child)
+                order.append(t)
+
+        visit(self)
+        for t in order:  # leaves accumulate, inner nodes start afresh
+            if t._prev:
+                t.grad = np.zeros_like(t.data)
         self.grad = np.ones_like(self.data)
         for t in reversed(order):
             t._backward()
@@ -635,7 +883,6 @@ class Tensor:
 # both the bias (H,) and the per-column `scale` (1, H) — against PyTorch:
 
 # %%
-rng = np.random.default_rng(0)
 arrays = {
     "x": rng.normal(size=(5, 3)),
     "W": rng.normal(size=(3, 4)),
@@ -658,77 +905,144 @@ for k in arrays:
 
 # %% [markdown]
 # Every gradient has the shape of its tensor (that is what `unbroadcast` is for) and matches PyTorch.
-#
-# ## 4. Hand-over: `e2edl.autograd`
-#
-# `e2edl.autograd.Value` and `e2edl.autograd.Tensor` are these two classes, completed: more operations
-# (`exp`, `log`, `sigmoid`, `softplus`, `pow`, `mean`/`sum` over chosen axes, a stable `logsumexp`,
-# `reshape`, `transpose`, batched matmul), numerically stable losses (`cross_entropy`,
-# `binary_cross_entropy_with_logits`), and gradients that accumulate in leaves across `backward()`
-# calls as in PyTorch (with no `retain_graph` needed: these engines never free their graph).
-# `tests/test_autograd_scalar.py` and `tests/test_autograd_tensor.py` check them against
-# `torch.autograd` on random graphs, random broadcastable shapes and random matmul chains.
-# From here on we use them.
+# The same harness as for `Value` then runs random graphs made of what our `Tensor` has — `+`, `*`,
+# `tanh`, `sum` over broadcastable shapes, and chains of matrix products — through our `Tensor`, the
+# library's `ag.Tensor` and PyTorch:
 
 # %%
-import e2edl.autograd as ag
-
-print("Tensor operations:", sorted(n for n in dir(ag.Tensor) if not n.startswith("_")))
-x = ag.Tensor(arrays["x"])
-W, bias, scale = ag.Tensor(arrays["W"]), ag.Tensor(arrays["bias"]), ag.Tensor(arrays["scale"])
-layer(x, W, bias, scale).backward()
-print("library's dL/dW equals ours:", np.allclose(W.grad, ours["W"].grad, rtol=0, atol=1e-12))
+worst_vs_torch, worst_vs_library, compared = 0.0, 0.0, 0
+for _ in range(200):
+    leaves, build = gradcheck.random_tensor_case(
+        rng, ops=("add", "mul", "tanh", "sum_all"), activations=("tanh",), batched=False
+    )
+    seed = int(rng.integers(2**31))  # the random weights that turn every node into the scalar output
+    vs_torch = gradcheck.compare_tensor(leaves, build, seed, engine=Tensor)  # None if torch overflowed
+    if vs_torch is None:
+        continue
+    vs_library = gradcheck.compare_tensor(leaves, build, seed, engine=Tensor, reference=ag.Tensor)
+    worst_vs_torch = max(worst_vs_torch, *vs_torch)
+    worst_vs_library = max(worst_vs_library, *vs_library)
+    compared += 1
+print(
+    f"{compared} random graphs; largest difference: vs torch {worst_vs_torch:.1e}, vs ag.Tensor {worst_vs_library}"
+)
+assert worst_vs_torch < 1e-6 and worst_vs_library == 0.0
 
 # %% [markdown]
-# With gradients in hand, training is a loop: compute the loss, zero the old gradients, `backward()`,
-# move every parameter a little against its gradient (`sgd_step`), repeat. Here the scalar engine's
-# `MLP` (layers of `Neuron`s, each `tanh(w·x + b)`, and a linear output) learns XOR — four points no
-# straight line can separate. Slow, since every weight is a Python object, but every step is visible.
+# ## 6. Hand-over: `e2edl.autograd`, and the lesson's experiment
+#
+# `ag.Value` and `ag.Tensor` are these two classes, completed: more operations (`exp`, `log`,
+# `sigmoid`, `softplus`, `pow`, `mean`/`sum` over chosen axes, a stable `logsumexp`, `reshape`,
+# `transpose`, batched matrix products), numerically stable losses (`cross_entropy`,
+# `binary_cross_entropy_with_logits`), and no `retain_graph` needed (these engines never free their
+# graph). `ag.TensorMLP` is the MLP above with one matrix product per layer. The operations:
 
 # %%
-xor_inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
-xor_targets = [-1.0, 1.0, 1.0, -1.0]
-mlp = ag.MLP(2, [8, 8, 1], seed=0)
-print("parameters:", len(mlp.parameters()))
-for step in range(101):
-    loss = sum(((mlp(x)[0] - y) ** 2 for x, y in zip(xor_inputs, xor_targets)), ag.Value(0.0))
-    mlp.zero_grad()
-    loss.backward()
-    ag.sgd_step(mlp.parameters(), lr=0.03)
-    if step % 25 == 0:
-        print(f"step {step:3d}  loss {loss.data:.4f}")
-print("predictions:", [round(mlp(x)[0].data, 2) for x in xor_inputs], "targets:", xor_targets)
+print("Tensor operations:", sorted(name for name in dir(ag.Tensor) if not name.startswith("_")))
+show_source(ag.Tensor.logsumexp)
 
 # %% [markdown]
-# ## 5. The experiment
+# The lesson's experiment, which `e2edl run tensors-autograd` runs too, does three things:
 #
-# The lesson's experiment, which `e2edl run tensors-autograd` runs too, does two things:
+# 1. runs both library engines and PyTorch on many random graphs through `gradcheck` (every
+#    operation, broadcasting, batched matrix products) and records the largest disagreement;
+# 2. trains `ag.MLP` on XOR exactly as above;
+# 3. trains a small MLP (2 → 32 → 32 → 2, tanh) written with `ag.Tensor` and `ag.cross_entropy` —
+#    no PyTorch at all — on scikit-learn's two moons, watching the loss on a validation split carved
+#    from the training points and scoring it once on a held-out test split.
 #
-# 1. runs both library engines and PyTorch on many random expression graphs (random operations,
-#    random broadcastable shapes, random matmul chains) and records the largest disagreement in
-#    values and gradients, each measured as `|ours − torch| / (1 + |torch|)`;
-# 2. trains a small MLP (2 → 32 → 32 → 2, tanh) written with `ag.Tensor` and `ag.cross_entropy` —
-#    no PyTorch at all — on scikit-learn's two moons, and scores it on a held-out test split it never
-#    trained on.
-#
-# The table it prints shows what it measured next to what this lesson claims.
+# It prints what it measured next to what this lesson claims:
 
 # %%
-from e2edl.course import passed, run_lesson
+from e2edl.course import run_lesson
 
-result = run_lesson("tensors-autograd", quick=QUICK, out=RUNS / "01_tensors_autograd")
+result = run_lesson("tensors-autograd", quick=QUICK, out=OUT, resume=True)
 
 # %% [markdown]
-# The figures it saved: the decision boundary over the held-out test points, and the training and
-# test loss per epoch.
+# The engines against PyTorch, over every random graph the run drew:
 
 # %%
-out = RUNS / "01_tensors_autograd"
-fig, axes = plt.subplots(1, len(result["figures"]), figsize=(12, 4.5))
-for ax, name in zip(axes, result["figures"]):
-    ax.imshow(plt.imread(out / name))
-    ax.axis("off")
-plt.show()
+result.tables["engines"]
+
+# %% [markdown]
+# The library's MLP after the same XOR training as ours:
 
 # %%
-assert passed(result), "a claim of this lesson failed; see the table above"
+result.tables["xor"]
+
+# %% [markdown]
+# The two-moons network: the probability of the red class over the plane with the held-out test
+# points on it (left), and the training and validation loss per epoch (right).
+
+# %%
+result.show("moons_decision_boundary", "moons_loss_curve")
+
+# %%
+assert result.passed(), "a claim of this lesson failed; see the table above"
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise asks for a piece of this lesson's engine. Write it in the cell tagged `exercise`,
+# run the cell after it: it prints ✓, or ✗ with a hint saying what is wrong. `e2edl check
+# tensors-autograd --notebook <your copy>` checks them all from the command line.
+#
+# ### 1. A new operation for `Value`: softplus
+#
+# `softplus(a) = log(1 + eᵃ)` is a smooth ReLU. Write it as an operation of the library's `Value`:
+# compute the output, make a `Value` that lists `a` as its input, and attach a `_backward` that adds
+# `a`'s share of `out.grad`. Its local derivative is the sigmoid, `1 / (1 + e⁻ᵃ)`. It must work for
+# `a = 1000` too (where `e¹⁰⁰⁰` does not fit in a float).
+
+# %% tags=["exercise"]
+import math
+
+from e2edl.autograd import Value
+
+
+def softplus(a: Value) -> Value:
+    """log(1 + e^a) as a new Value, with a _backward that passes the gradient on to `a`."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+check("value-softplus", softplus)
+
+# %% [markdown]
+# ### 2. The backward of a sum over an axis
+#
+# `x.sum(axis, keepdims)` is the mirror image of broadcasting: every entry summed gets the upstream
+# gradient unchanged. Given the gradient of the sum, `grad` (the sum's shape), return the gradient of
+# `x` (shape `shape`). With `keepdims=False` the summed axis is gone from `grad`, so put it back
+# (`np.expand_dims`) before broadcasting (`np.broadcast_to`). `axis` is an int or `None` (everything).
+
+# %% tags=["exercise"]
+import numpy as np
+
+
+def sum_backward(grad: np.ndarray, shape: tuple, axis: int | None, keepdims: bool) -> np.ndarray:
+    """The gradient of x (of shape `shape`) given `grad`, the gradient of x.sum(axis, keepdims)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+check("sum-backward", sum_backward)
+
+# %% [markdown]
+# ### 3. A numerical gradient, the independent check
+#
+# Write the finite-difference gradient of a function of an array: for every entry of `x` in turn,
+# the central difference `(f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h`, where `eᵢ` is 1 at that entry and 0
+# elsewhere. `f` takes a float64 array and returns a float; return an array of `x`'s shape
+# (`x.copy()` makes one to fill, `x.flat[i]` reads and writes entry `i` whatever the shape). Leave `x`
+# as you found it.
+
+
+# %% tags=["exercise"]
+def numerical_gradient(f, x, h=1e-5):
+    """The central-difference gradient of f at the array x, one entry at a time (x's shape)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+check("numerical-gradient", numerical_gradient)

@@ -55,7 +55,7 @@ def test_the_harness_catches_a_wrong_backward(monkeypatch):
 
     monkeypatch.setattr(Value, "tanh", wrong_tanh)
     errors = gradcheck.compare_scalar([0.7, -0.3], [("tanh", 0, 0), ("mul", 2, 1)])
-    assert errors.value == 0.0 and errors.grad > 0.1
+    assert errors.value <= TOL and errors.grad > 0.1
 
 
 def test_the_random_cases_of_the_experiment_match_torch():

@@ -1,7 +1,9 @@
-"""The from-scratch autograd engines used to teach autograd (lesson 01).
+"""The from-scratch autograd engines of the tensors-autograd lesson.
 
 ``Value`` is a scalar engine, ``Tensor`` a small numpy one with broadcasting and matmul; both are
-tested against ``torch.autograd`` in float64. Ground floor: imports nothing else from ``e2edl``.
+checked against ``torch.autograd`` in float64 by one random-graph harness, ``e2edl.autograd.gradcheck``
+(used by the tests, the lesson and its experiment; it imports torch, so it is not imported here).
+``e2edl.autograd.draw.draw_graph`` draws a scalar graph. Ground floor: imports nothing above it.
 """
 
 from e2edl.autograd.mlp import MLP, Layer, Linear, Module, Neuron, TensorMLP, sgd_step

@@ -103,7 +103,9 @@ def evaluate(program: Program, leaves: Sequence) -> list:
 
 
 def _data(node) -> np.ndarray:
-    return node.detach().numpy() if isinstance(node, torch.Tensor) else np.asarray(node.data, dtype=np.float64)
+    return (
+        node.detach().numpy() if isinstance(node, torch.Tensor) else np.asarray(node.data, dtype=np.float64)
+    )
 
 
 def _grad(leaf) -> np.ndarray:
@@ -146,7 +148,9 @@ def compare_scalar(
 def random_program(rng: np.random.Generator, ops: Sequence[str], max_steps: int) -> Program:
     """1 to ``max_steps`` steps ``(op, i, j)`` with ops drawn from ``ops``."""
     steps = int(rng.integers(1, max_steps + 1))
-    return [(str(rng.choice(list(ops))), int(rng.integers(100)), int(rng.integers(100))) for _ in range(steps)]
+    return [
+        (str(rng.choice(list(ops))), int(rng.integers(100)), int(rng.integers(100))) for _ in range(steps)
+    ]
 
 
 def random_scalar_case(
