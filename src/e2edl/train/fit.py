@@ -1,41 +1,68 @@
 """One training loop for every lesson: ``fit`` trains, ``evaluate`` measures.
 
-What ``fit`` does each epoch, in order: set the data order for the epoch, train on every batch
-(AMP on CUDA, optional gradient clipping, per-step or per-epoch scheduler), evaluate on the
-validation data with torchmetrics, append a line to ``metrics.jsonl``, save a checkpoint. The
-checkpoint holds everything that decides what happens next — weights, optimizer, scheduler,
+Read it top-down: ``fit`` sets up a run (a :class:`_Run`, restored from the checkpoint when
+resuming) and calls ``_train_epoch`` once per epoch, which calls ``_train_step`` once per batch.
+``_record`` turns the training since the last record (a :class:`_Window`) into a record: the
+train loss, the validation scores, the clock. At the end of an epoch come the epoch's scheduler
+step, ``_save`` (the checkpoint) and ``_report`` (the ``on_record`` hook).
+
+The checkpoint holds everything that decides what happens next — weights, optimizer, scheduler,
 grad scaler, every RNG state, the epoch and the data order — so ``resume=True`` after a kill
 finishes with exactly the weights an uninterrupted run would have (on the CPU, bit for bit).
+
+**Cheap on a GPU.** A step queues its kernels and returns; nothing in it reads a value back from
+the device, so the CPU runs ahead and the GPU never waits for Python. The loss is summed on the
+device and read once per record, where it is also checked: a loss that became NaN or infinite
+stops the run *before* the checkpoint is written, so the last good checkpoint is left as it was.
+Two reads remain, on purpose: the progress bar shows the running loss at most once a second, and
+fp16 loss scaling (GPUs without bf16) reads the scale once per step to know whether the step was
+skipped — ``GradScaler`` itself reads the overflow flag each step already.
+
+**Determinism** is an option (``deterministic``): on for the CPU, where it costs nothing and
+resumed runs are tested bit for bit; off on a GPU, where deterministic kernels are slower.
+
+**Where later additions plug in** (each is an addition, not a rewrite):
+
+- *A step budget with an endless random-batch sampler* (GPT): a driver beside ``_train_epoch``
+  that takes ``eval_every`` batches at a time from the sampler and calls the same
+  ``_train_step``, ``_record``, ``_save`` and ``_report``; the checkpoint already stores the
+  step, and the sampler's state travels like the loader's (``state_dict``/``load_state_dict``).
+- *Loggers* (W&B, TensorBoard) sit beside ``metrics.jsonl`` in ``MetricsLog.log``, which
+  ``_record`` calls once per record (TensorBoard is there already).
+- *Rank awareness* (DDP): ``_Run`` gets the rank; ``_save``, the log and the progress bars act on
+  rank 0 only, and ``_record`` all-reduces the window's loss sum first, so that every rank sees
+  the same train loss and raises ``TrainingDiverged`` together.
+- *A per-evaluation report hook* (Ray Tune): ``on_record``, called after each record (at the end
+  of an epoch once its checkpoint is written); raising from it stops the run.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from e2edl.progress import progress_enabled
 from e2edl.train.checkpoint import check_same_config, load_checkpoint, save_checkpoint
 from e2edl.train.device import pick_device
 from e2edl.train.history import History
 from e2edl.train.metrics_log import MetricsLog
-from e2edl.train.seeding import get_rng_state, seed_everything, set_rng_state
+from e2edl.train.seeding import deterministic_kernels, get_rng_state, seed_everything, set_rng_state
+
+__all__ = ["CHECKPOINT_NAME", "History", "TrainingDiverged", "evaluate", "fit", "progress_enabled"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
+LOSS_DISPLAY_SECONDS = 1.0  # the progress bar reads the running loss from the device this seldom
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint (if any) is left as it was."""
-
-
-def progress_enabled(progress: bool) -> bool:
-    """Progress bars are on unless the caller or ``E2EDL_PROGRESS=0`` turns them off."""
-    return progress and os.environ.get("E2EDL_PROGRESS", "1") != "0"
 
 
 def _to_device(batch, device: torch.device):
@@ -49,12 +76,14 @@ def _to_device(batch, device: torch.device):
 
 
 def _amp_settings(device: torch.device, amp: bool | None) -> tuple[bool, torch.dtype]:
-    """Mixed precision: on CUDA by default (bf16 where the GPU has it, else fp16 with loss
-    scaling); on a CPU only when asked for (``amp=True``), in bf16, which pays off on CPUs with
-    bf16 instructions (AVX512-BF16, AMX) and is slower than float32 on the others."""
+    """Mixed precision: on CUDA by default (bf16 where the GPU computes in it natively, else fp16
+    with loss scaling); on a CPU only when asked for (``amp=True``), in bf16, which pays off on
+    CPUs with bf16 instructions (AVX512-BF16, AMX) and is slower than float32 on the others."""
     if device.type == "cuda":
         enabled = amp is None or bool(amp)
-        return enabled, torch.bfloat16 if enabled and torch.cuda.is_bf16_supported() else torch.float16
+        # Not torch.cuda.is_bf16_supported(): it also says yes where bf16 is only emulated (T4).
+        native_bf16 = bool(torch.version.hip) or torch.cuda.get_device_capability(device)[0] >= 8
+        return enabled, torch.bfloat16 if enabled and native_bf16 else torch.float16
     if device.type == "cpu":
         return bool(amp), torch.bfloat16
     return False, torch.float16
@@ -80,7 +109,7 @@ def evaluate(
     """Mean loss (weighted by batch size) and each torchmetrics metric over ``loader``.
 
     Batches are ``(inputs, targets)``; ``model(inputs)`` gives the outputs fed to the loss and
-    to each metric's ``update(outputs, targets)``.
+    to each metric's ``update(outputs, targets)``. The loss is summed on the device and read once.
     """
     device = pick_device(device)
     model.to(device)
@@ -90,21 +119,26 @@ def evaluate(
     for metric in metrics.values():
         metric.reset()
     use_amp, amp_dtype = _amp_settings(device, amp)
-    total_loss, count = 0.0, 0
+    total_loss, count = torch.zeros((), dtype=_sum_dtype(device), device=device), 0
     for inputs, targets in tqdm(loader, desc="evaluate", leave=False, disable=not progress_enabled(progress)):
         inputs, targets = _to_device((inputs, targets), device)
         with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
             outputs = model(inputs)
         outputs = outputs.float()
         if loss_fn is not None:
-            total_loss += loss_fn(outputs, targets).item() * len(targets)
+            total_loss.add_(loss_fn(outputs, targets), alpha=len(targets))
             count += len(targets)
         for metric in metrics.values():
             metric.update(outputs, targets)
     model.train(was_training)
-    result = {"loss": total_loss / max(count, 1)} if loss_fn is not None else {}
+    result = {"loss": total_loss.item() / max(count, 1)} if loss_fn is not None else {}
     result.update({name: float(metric.compute()) for name, metric in metrics.items()})
     return result
+
+
+def _sum_dtype(device: torch.device) -> torch.dtype:
+    """Loss sums in float64 (what a Python float sum gave), float32 where the device has no float64."""
+    return torch.float32 if device.type == "mps" else torch.float64
 
 
 def fit(
@@ -128,8 +162,10 @@ def fit(
     progress: bool = True,
     eval_every: int | None = None,
     config: Mapping | None = None,
+    deterministic: bool | None = None,
+    on_record: Callable[[dict], None] | None = None,
 ) -> History:
-    """Train ``model`` for ``epochs`` epochs; return the per-epoch :class:`History`.
+    """Train ``model`` for ``epochs`` epochs; return the :class:`History` of its records.
 
     Args:
         train_loader: iterable of ``(inputs, targets)`` batches; if it (or its sampler) has
@@ -145,143 +181,305 @@ def fit(
         eval_every: also evaluate (and log a record) every this many steps inside an epoch, for
             short runs where "when did it reach 99%?" needs a finer clock than epochs. Mid-epoch
             records have a fractional ``epoch`` (1.5 = half-way through the second epoch).
+            ``None`` or 0: records at the ends of epochs only.
         config: the recipe's settings (plain values), saved in the checkpoint. Resuming from a
             checkpoint whose config differs is an error that names the differences: the weights
             would belong to another recipe. A finished checkpoint with the same config is reused
             as it is — no step is trained again.
+        deterministic: deterministic kernels during the run (and as they were afterwards).
+            ``None``: on for the CPU (free there, and resumed runs are bitwise identical), off on
+            other devices (deterministic GPU kernels are slower).
+        on_record: called with a copy of each record once it is logged — at the end of an epoch,
+            once the checkpoint holding it is written. For reporting to a tuner; raising from
+            it stops the run (early stopping), keeping that checkpoint.
     """
+    _check_arguments(train_loader, epochs, scheduler, scheduler_interval, run_dir, resume, eval_every)
+    device = pick_device(device)
+    if deterministic is None:
+        deterministic = device.type == "cpu"
+    with deterministic_kernels(deterministic):
+        run = _Run(
+            model=model,
+            train_loader=train_loader,
+            loss_fn=loss_fn,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            scheduler_interval=scheduler_interval,
+            val_loader=val_loader,
+            metrics=metrics,
+            device=device,
+            amp=amp,
+            grad_clip=grad_clip,
+            eval_every=eval_every,
+            run_dir=Path(run_dir) if run_dir is not None else None,
+            tensorboard=tensorboard,
+            config=dict(config) if config is not None else None,
+            on_record=on_record,
+            show=progress_enabled(progress),
+        )
+        seed_everything(seed)  # on resume too; the checkpoint's RNG states then replace these
+        start_epoch = _restore(run) if resume else 0
+        run.scale = run.scaler.get_scale() if run.scaler.is_enabled() else None
+        run.log.restart(run.history.records)
+        epoch_bar = tqdm(
+            range(start_epoch, epochs), desc="epochs", initial=start_epoch, total=epochs, disable=not run.show
+        )
+        try:
+            for epoch in epoch_bar:
+                record = _train_epoch(run, epoch)
+                epoch_bar.set_postfix(
+                    {k: f"{v:.4g}" for k, v in record.items() if k.startswith(("train_loss", "val_"))}
+                )
+        finally:
+            epoch_bar.close()
+            run.log.close()
+    return run.history
+
+
+def _check_arguments(
+    train_loader, epochs, scheduler, scheduler_interval, run_dir, resume, eval_every
+) -> None:
+    """Bad combinations of ``fit``'s arguments, each a one-line error that says what to do."""
     if epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
     if resume and run_dir is None:
         raise ValueError("resume=True needs the run_dir of the run to continue")
+    if eval_every is not None and eval_every < 0:
+        raise ValueError(
+            f"eval_every must be a number of steps (0 or None: only at epoch ends), got {eval_every}"
+        )
     if eval_every and not hasattr(train_loader, "__len__"):
         raise ValueError("eval_every needs a train_loader with a length (to place records inside the epoch)")
     if scheduler_interval == "step" and isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         raise ValueError("ReduceLROnPlateau needs a metric: use scheduler_interval='epoch'")
-    device = pick_device(device)
-    model.to(device)
-    use_amp, amp_dtype = _amp_settings(device, amp)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_amp and amp_dtype == torch.float16)
-    run_dir = Path(run_dir) if run_dir is not None else None
-    checkpoint_path = run_dir / CHECKPOINT_NAME if run_dir is not None else None
-    log = MetricsLog(run_dir, tensorboard=tensorboard)
-    show = progress_enabled(progress)
 
-    history = History(run_dir=run_dir)
-    start_epoch, global_step, elapsed = 0, 0, 0.0
-    seed_everything(seed)  # also on resume: it switches deterministic kernels on for this process
-    if resume and checkpoint_path.is_file():
-        state = load_checkpoint(checkpoint_path, map_location="cpu")  # RNG states must stay on the CPU
-        check_same_config(checkpoint_path, state.get("config"), config)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler") is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        if state.get("loader") is not None and hasattr(train_loader, "load_state_dict"):
-            train_loader.load_state_dict(state["loader"])
-        set_rng_state(state["rng"])
-        start_epoch, global_step = state["epoch"], state["step"]
-        history.records = list(state["history"])
-        elapsed = history.last.get("elapsed", 0.0)
-        if show:
-            tqdm.write(f"resuming {run_dir} after epoch {start_epoch}")
-    else:
-        if resume and show:
-            tqdm.write(f"no checkpoint in {run_dir}; starting from scratch")
-    log.restart(history.records)
 
-    steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
+@dataclass
+class _Run:
+    """What one call of ``fit`` works with: its arguments, what follows from them (mixed
+    precision, the loss scaler, the log, the history), and the state the loop advances."""
 
-    def make_record(epoch_position: float, loss_sum: float, seen: int, since: float) -> dict:
-        """Train loss since the last record, validation scores now, and the clock."""
-        nonlocal elapsed
-        record = {"epoch": epoch_position, "step": global_step, "train_loss": loss_sum / max(seen, 1)}
-        record["lr"] = optimizer.param_groups[0]["lr"]
-        if val_loader is not None:
-            scores = evaluate(model, val_loader, loss_fn, metrics, device=device, amp=amp)
-            record.update({f"val_{name}": value for name, value in scores.items()})
-        record["seconds"] = round(time.perf_counter() - since, 4)
-        elapsed += record["seconds"]
-        record["elapsed"] = round(elapsed, 4)
-        history.records.append(record)
-        log.log(record)
-        return record
+    model: nn.Module
+    train_loader: Iterable
+    loss_fn: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object | None
+    scheduler_interval: str
+    val_loader: Iterable | None
+    metrics: Mapping[str, object] | None
+    device: torch.device
+    amp: bool | None  # as asked for (evaluate gets it too)
+    grad_clip: float | None
+    eval_every: int | None
+    run_dir: Path | None
+    tensorboard: bool
+    config: dict | None
+    on_record: Callable[[dict], None] | None
+    show: bool  # progress bars and messages
+    step: int = 0  # optimizer steps taken (skipped fp16 steps included), over all epochs
+    elapsed: float = 0.0  # training seconds over all records, resumed runs included
+    scale: float | None = None  # the fp16 loss scale after the last step (None without loss scaling)
 
-    epoch_bar = tqdm(
-        range(start_epoch, epochs), desc="epochs", initial=start_epoch, total=epochs, disable=not show
+    def __post_init__(self) -> None:
+        self.model.to(self.device)
+        self.use_amp, self.amp_dtype = _amp_settings(self.device, self.amp)
+        fp16_scaling = self.use_amp and self.amp_dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16_scaling)
+        self.checkpoint_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
+        self.steps_per_epoch = len(self.train_loader) if hasattr(self.train_loader, "__len__") else None
+        self.log = MetricsLog(self.run_dir, tensorboard=self.tensorboard)
+        self.history = History(run_dir=self.run_dir)
+
+
+def _restore(run: _Run) -> int:
+    """Load the checkpoint in ``run.run_dir`` (if any) into the run; return the epoch to start at."""
+    path = run.checkpoint_path
+    if not path.is_file():
+        if run.show:
+            tqdm.write(f"no checkpoint in {run.run_dir}; starting from scratch")
+        return 0
+    state = load_checkpoint(path, map_location="cpu")  # RNG states must stay on the CPU
+    check_same_config(path, state.get("config"), run.config)
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    if run.scheduler is not None and state.get("scheduler") is not None:
+        run.scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler"):
+        run.scaler.load_state_dict(state["scaler"])
+    if state.get("loader") is not None and hasattr(run.train_loader, "load_state_dict"):
+        run.train_loader.load_state_dict(state["loader"])
+    set_rng_state(state["rng"])
+    run.step = state["step"]
+    run.history.records = list(state["history"])
+    run.elapsed = run.history.last.get("elapsed", 0.0)
+    if run.show:
+        tqdm.write(f"resuming {run.run_dir} after epoch {state['epoch']}")
+    return state["epoch"]
+
+
+class _Window:
+    """The training since the last record, kept on the device so that a step never waits for it.
+
+    ``loss_sum`` adds each batch's mean loss × its size; ``finite_steps`` counts the steps before
+    the sum first stopped being finite (NaN and infinity never turn finite again in a sum), which
+    names the step where a diverged run went wrong.
+    """
+
+    def __init__(self, run: _Run, epoch: int) -> None:
+        self.epoch = epoch  # 0-based
+        self.first_step = run.step
+        self.loss_sum = torch.zeros((), dtype=_sum_dtype(run.device), device=run.device)
+        self.finite_steps = torch.zeros((), dtype=torch.int64, device=run.device)
+        self.samples = 0
+        self.started = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, samples: int) -> None:
+        self.loss_sum.add_(loss, alpha=samples)
+        self.finite_steps.add_(self.loss_sum.isfinite())
+        self.samples += samples
+
+    def mean_loss(self) -> float:
+        """The mean train loss so far (reads the device: a host sync)."""
+        return self.loss_sum.item() / max(self.samples, 1)
+
+
+def _train_epoch(run: _Run, epoch: int) -> dict:
+    """One pass over the training data: a step per batch, a record every ``eval_every`` steps
+    and one at the end, then the epoch's scheduler step, the checkpoint and the report hook."""
+    _set_epoch(run.train_loader, epoch)
+    run.model.train()
+    window = _Window(run, epoch)
+    bar = tqdm(run.train_loader, desc=f"epoch {epoch + 1}", leave=False, disable=not run.show)
+    display = _LossDisplay(bar)
+    for index, batch in enumerate(bar):
+        window.add(*_train_step(run, batch))
+        if run.eval_every and run.step % run.eval_every == 0 and index + 1 != run.steps_per_epoch:
+            _report(run, _record(run, window, round(epoch + (index + 1) / run.steps_per_epoch, 4)))
+            window = _Window(run, epoch)
+        display.update(window)
+    record = _record(run, window, epoch + 1)
+    _scheduler_epoch_step(run, record)
+    _save(run, epoch + 1)
+    _report(run, record)
+    return record
+
+
+def _train_step(run: _Run, batch) -> tuple[torch.Tensor, int]:
+    """One optimisation step on one batch; returns the loss (still on the device) and the batch
+    size. Nothing here reads a value back from the device (except for fp16 loss scaling)."""
+    inputs, targets = _to_device(batch, run.device)
+    with torch.autocast(device_type=run.device.type, dtype=run.amp_dtype, enabled=run.use_amp):
+        outputs = run.model(inputs)
+        loss = run.loss_fn(outputs, targets)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    if run.grad_clip is not None:
+        run.scaler.unscale_(run.optimizer)
+        nn.utils.clip_grad_norm_(run.model.parameters(), run.grad_clip)
+    updated = _optimizer_step(run)
+    if run.scheduler is not None and run.scheduler_interval == "step" and updated:
+        run.scheduler.step()
+    run.step += 1
+    return loss.detach(), len(targets)
+
+
+def _optimizer_step(run: _Run) -> bool:
+    """``optimizer.step()`` through the loss scaler. False when fp16 loss scaling found an
+    overflow and skipped the update (then the scheduler does not step either)."""
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    if run.scale is None:
+        return True
+    scale = run.scaler.get_scale()  # a host read; the scale only drops after an overflow
+    updated = scale >= run.scale
+    run.scale = scale
+    return updated
+
+
+def _record(run: _Run, window: _Window, epoch: float) -> dict:
+    """Close ``window`` into a record — train loss (checked finite before anything is written),
+    learning rate, validation scores, seconds — and append it to the history and the log."""
+    loss_sum, finite_steps = window.loss_sum.item(), int(window.finite_steps.item())
+    if not math.isfinite(loss_sum):
+        raise _diverged(run, window, loss_sum, finite_steps)
+    record = {"epoch": epoch, "step": run.step, "train_loss": loss_sum / max(window.samples, 1)}
+    record["lr"] = run.optimizer.param_groups[0]["lr"]
+    if run.val_loader is not None:
+        scores = evaluate(run.model, run.val_loader, run.loss_fn, run.metrics, device=run.device, amp=run.amp)
+        record.update({f"val_{name}": value for name, value in scores.items()})
+    record["seconds"] = round(time.perf_counter() - window.started, 4)
+    run.elapsed += record["seconds"]
+    record["elapsed"] = round(run.elapsed, 4)
+    run.history.records.append(record)
+    run.log.log(record)
+    return record
+
+
+def _diverged(run: _Run, window: _Window, loss_sum: float, finite_steps: int) -> TrainingDiverged:
+    """The error for a loss that is no longer a number: where it went wrong, what is kept."""
+    path = run.checkpoint_path
+    kept = "no checkpoint was written"
+    if path is not None and path.is_file():
+        kept = f"the last good checkpoint is {path}, left as it was"
+    return TrainingDiverged(
+        f"loss became {loss_sum} at epoch {window.epoch + 1}, step {window.first_step + finite_steps + 1} "
+        f"(seen at the record after step {run.step}); {kept}. "
+        "Try a lower learning rate or gradient clipping (grad_clip)."
     )
-    for epoch in epoch_bar:
-        since = time.perf_counter()
-        _set_epoch(train_loader, epoch)
-        model.train()
-        loss_sum, seen = 0.0, 0
-        batch_bar = tqdm(train_loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
-        for batch_index, (inputs, targets) in enumerate(batch_bar):
-            inputs, targets = _to_device((inputs, targets), device)
-            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                outputs = model(inputs)
-                loss = loss_fn(outputs, targets)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                where = (
-                    f"the last good checkpoint is {checkpoint_path}"
-                    if checkpoint_path and checkpoint_path.is_file()
-                    else "no checkpoint was written"
-                )
-                raise TrainingDiverged(
-                    f"loss became {loss_value} at epoch {epoch + 1}, step {global_step + 1}; {where}. "
-                    "Try a lower learning rate or gradient clipping (grad_clip)."
-                )
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if grad_clip is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            scale = scaler.get_scale() if scaler.is_enabled() else None
-            scaler.step(optimizer)
-            scaler.update()
-            skipped = scale is not None and scaler.get_scale() < scale  # fp16 overflow: no update made
-            if scheduler is not None and scheduler_interval == "step" and not skipped:
-                scheduler.step()
-            global_step += 1
-            batch_size = len(targets)
-            loss_sum += loss_value * batch_size
-            seen += batch_size
-            batch_bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
-            last_batch = steps_per_epoch is not None and batch_index + 1 == steps_per_epoch
-            if eval_every and global_step % eval_every == 0 and not last_batch:
-                make_record(round(epoch + (batch_index + 1) / steps_per_epoch, 4), loss_sum, seen, since)
-                loss_sum, seen, since = 0.0, 0, time.perf_counter()
 
-        record = make_record(epoch + 1, loss_sum, seen, since)
-        if scheduler is not None and scheduler_interval == "epoch":
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(record.get("val_loss", record["train_loss"]))
-            else:
-                scheduler.step()
-        epoch_bar.set_postfix(
-            {k: f"{v:.4g}" for k, v in record.items() if k.startswith(("train_loss", "val_"))}
-        )
 
-        if checkpoint_path is not None:
-            save_checkpoint(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                    "loader": train_loader.state_dict() if hasattr(train_loader, "state_dict") else None,
-                    "rng": get_rng_state(),
-                    "epoch": epoch + 1,
-                    "step": global_step,
-                    "history": history.records,
-                    "config": dict(config) if config is not None else None,
-                },
-                checkpoint_path,
-            )
-    log.close()
-    return history
+def _scheduler_epoch_step(run: _Run, record: dict) -> None:
+    """The end-of-epoch scheduler step; ReduceLROnPlateau watches val_loss (else train_loss)."""
+    if run.scheduler is None or run.scheduler_interval != "epoch":
+        return
+    if isinstance(run.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        run.scheduler.step(record.get("val_loss", record["train_loss"]))
+    else:
+        run.scheduler.step()
+
+
+def _save(run: _Run, epochs_done: int) -> None:
+    """Write the checkpoint (if the run has a folder): everything a resumed run needs."""
+    if run.checkpoint_path is None:
+        return
+    loader = run.train_loader
+    state = {
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
+        "scaler": run.scaler.state_dict() if run.scaler.is_enabled() else None,
+        "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
+        "rng": get_rng_state(),
+        "epoch": epochs_done,
+        "step": run.step,
+        "history": run.history.records,
+        "config": run.config,
+    }
+    save_checkpoint(state, run.checkpoint_path)
+
+
+def _report(run: _Run, record: dict) -> None:
+    """Hand a copy of the record to the ``on_record`` hook, if there is one."""
+    if run.on_record is not None:
+        run.on_record(dict(record))
+
+
+class _LossDisplay:
+    """The running train loss on the batch progress bar, read from the device at most once every
+    ``LOSS_DISPLAY_SECONDS``: nobody reads a number faster, and each read makes the CPU wait for
+    the GPU to finish its queue (a host sync), which on every step would leave the GPU idle
+    between steps. With the bar off it reads nothing."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+        self.shown_at = time.perf_counter()
+
+    def update(self, window: _Window) -> None:
+        if self.bar.disable or window.samples == 0:
+            return
+        now = time.perf_counter()
+        if now - self.shown_at >= LOSS_DISPLAY_SECONDS:
+            self.bar.set_postfix(loss=f"{window.mean_loss():.4f}", refresh=False)
+            self.shown_at = now

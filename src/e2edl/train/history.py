@@ -8,7 +8,8 @@ from pathlib import Path
 
 @dataclass
 class History:
-    """What ``fit`` returns: one record per epoch (the lines of ``metrics.jsonl``)."""
+    """What ``fit`` returns: one record per evaluation — at the end of each epoch, and every
+    ``eval_every`` steps if asked — the lines of ``metrics.jsonl``."""
 
     records: list[dict] = field(default_factory=list)
     run_dir: Path | None = None
@@ -18,7 +19,7 @@ class History:
         return self.records[-1] if self.records else {}
 
     def series(self, key: str) -> list[float]:
-        """``history.series("val_accuracy")`` → that value for every epoch that logged it."""
+        """``history.series("val_accuracy")`` → that value for every record that has it."""
         return [r[key] for r in self.records if key in r]
 
     def seconds_to(self, target: float, key: str = "val_accuracy", offset: float = 0.0) -> float | None:

@@ -12,7 +12,8 @@ class MetricsLog:
     """Append one JSON object per line to ``run_dir/metrics.jsonl`` (and TensorBoard scalars).
 
     ``restart(records)`` rewrites the file with exactly ``records``: a resumed run drops what an
-    interrupted run logged after its last checkpoint, so the file matches the weights.
+    interrupted run logged after its last checkpoint, so the file matches the weights. ``fit``
+    calls ``log`` once per record; another tracker (W&B) is one more sink beside TensorBoard's.
     """
 
     def __init__(self, run_dir: str | Path | None, tensorboard: bool = False) -> None:

@@ -1,28 +1,77 @@
-"""Seeds and random-number-generator states: what makes a run repeatable and resumable."""
+"""Seeds, random-number-generator states and deterministic kernels: what makes a run repeatable
+and resumable."""
 
 from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+import torch.utils.deterministic  # fill_uninitialized_memory lives there
 
 
-def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and PyTorch (all devices); ask for deterministic kernels where they exist.
+def seed_everything(seed: int, deterministic: bool | None = None) -> None:
+    """Seed Python's, NumPy's and PyTorch's global generators (PyTorch's on every device).
 
-    ``warn_only=True`` keeps ops without a deterministic version usable (with a warning) rather
-    than failing; on the CPU the ops we use are deterministic.
+    ``deterministic`` sets PyTorch's deterministic-kernel switches for the whole process (see
+    :func:`set_deterministic_kernels`): ``True`` switches them on, ``False`` off, ``None`` (the
+    default) leaves them as they are, so seeding alone never changes which kernels run. ``fit``
+    sets them itself for the length of a run (its ``deterministic`` option: on for the CPU, off on
+    a GPU, where the deterministic kernels are slower).
     """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-    if deterministic:
+    if deterministic is not None:
+        set_deterministic_kernels(deterministic)
+
+
+def set_deterministic_kernels(on: bool) -> None:
+    """Switch PyTorch's deterministic kernels on or off for the whole process.
+
+    On: ``torch.use_deterministic_algorithms(True, warn_only=True)`` (an op without a
+    deterministic version warns instead of failing), cuDNN's deterministic algorithms without
+    autotuning (``cudnn.benchmark = False``: autotuning picks kernels by timing them), and
+    ``CUBLAS_WORKSPACE_CONFIG`` set if it is not (cuBLAS needs it to be deterministic). Off: the
+    first two back to PyTorch's defaults; ``cudnn.benchmark`` is left as it is.
+
+    Either way ``torch.utils.deterministic.fill_uninitialized_memory`` is set to False. With
+    deterministic algorithms PyTorch otherwise fills every new tensor with NaN before a kernel
+    writes it — a debugging aid for kernels that read memory they never wrote, which ours do
+    not — and that second write of every activation cost about 5% of a CPU training step of the
+    mnist-cnn lesson's network (``benchmarks/fit_overhead.py``). On the CPU the kernels the course
+    uses are deterministic either way; on a GPU "on" costs speed.
+    """
+    if on:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = on
+    torch.use_deterministic_algorithms(on, warn_only=on)
+    torch.utils.deterministic.fill_uninitialized_memory = False
+
+
+@contextmanager
+def deterministic_kernels(on: bool) -> Iterator[None]:
+    """Deterministic kernels on (or off) inside the ``with`` block, and back as they were after it."""
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+        torch.utils.deterministic.fill_uninitialized_memory,
+    )
+    set_deterministic_kernels(on)
+    try:
+        yield
+    finally:
+        algorithms, warn_only, cudnn_deterministic, cudnn_benchmark, fill = saved
+        torch.use_deterministic_algorithms(algorithms, warn_only=warn_only)
+        torch.backends.cudnn.deterministic = cudnn_deterministic
+        torch.backends.cudnn.benchmark = cudnn_benchmark
+        torch.utils.deterministic.fill_uninitialized_memory = fill
 
 
 def get_rng_state() -> dict:
