@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from e2edl.data import TensorLoader, fetch, load_mnist
+from e2edl.data.batch_transforms import MNIST_MEAN, MNIST_STD, BatchNormalize
 
 BATCH = 128
 
@@ -36,11 +37,7 @@ def epoch_seconds(loader) -> float:
 
 
 def course_loader(images: torch.Tensor, labels: torch.Tensor) -> TensorLoader:
-    def to_float(batch):
-        x, y = batch
-        return ((x.unsqueeze(1).float() / 255 - 0.1307) / 0.3081), y
-
-    return TensorLoader(images, labels, batch_size=BATCH, shuffle=True, transform=to_float)
+    return TensorLoader(images, labels, batch_size=BATCH, shuffle=True, transform=BatchNormalize())
 
 
 def torchvision_root() -> Path:
@@ -65,7 +62,7 @@ def main() -> None:
     load_seconds = time.perf_counter() - start
 
     root = torchvision_root()
-    to_tensor = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    to_tensor = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     dataset = datasets.MNIST(root, train=True, transform=to_tensor, download=False)
     candidates = {
         "e2edl TensorLoader (batched transform)": lambda: course_loader(images, labels),

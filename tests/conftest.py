@@ -7,6 +7,16 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def recorded_results_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes the committed reference runs (``e2edl/results/*.json``): they point at an
+    empty temporary folder, so "no full run recorded yet" is what tests see."""
+    from e2edl.course import reference
+
+    monkeypatch.setattr(reference, "RESULTS", tmp_path_factory.mktemp("recorded-results"))
+    reference._load.cache_clear()
+
+
 @pytest.fixture
 def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated data environment; returns the cache root ``$E2EDL_HOME`` (under ``tmp_path``).

@@ -39,7 +39,7 @@ def stubs(lesson) -> dict:
 
 
 CASES = [(name, exercise) for name in WITH_EXERCISES for exercise in exercises_for(name)]
-IDS = [exercise.name for _, exercise in CASES]
+IDS = [f"{lesson}:{exercise.name}" for lesson, exercise in CASES]
 
 
 @pytest.mark.parametrize("lesson_name", [lesson.name for lesson in all_lessons()])

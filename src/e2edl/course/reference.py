@@ -17,9 +17,11 @@ from e2edl.atomic import write_json
 from e2edl.figures import Table, format_number
 from e2edl.train.device import machine_summary
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
-FULL_RUN = RESULTS / "full.json"
-QUICK_RUN = RESULTS / "quick.json"
+RESULTS = Path(__file__).resolve().parents[1] / "results"  # tests point this at a temporary folder
+
+
+def _path(mode: str) -> Path:
+    return RESULTS / f"{mode}.json"
 
 
 @cache
@@ -30,22 +32,22 @@ def _load(path: Path) -> dict:
         return {"lessons": {}}
 
 
-def full_run_results(path: Path = FULL_RUN) -> dict[str, dict]:
+def full_run_results(path: Path | None = None) -> dict[str, dict]:
     """Every lesson's full-run ``result.json`` (less its details), by lesson name."""
-    return _load(path)["lessons"]
+    return _load(path or _path("full"))["lessons"]
 
 
 def recorded_seconds(lesson: str) -> dict[str, float]:
     """How long the reference machine took for ``lesson``: ``{"full": s, "quick": s}``, where recorded."""
     seconds = {}
-    for mode, path in (("full", FULL_RUN), ("quick", QUICK_RUN)):
-        value = _load(path)["lessons"].get(lesson, {}).get("seconds")
+    for mode in ("full", "quick"):
+        value = _load(_path(mode))["lessons"].get(lesson, {}).get("seconds")
         if value is not None:
             seconds[mode] = value
     return seconds
 
 
-def reference_value(lesson: str, metric: str, path: Path = FULL_RUN):
+def reference_value(lesson: str, metric: str, path: Path | None = None):
     """What the reference machine's full run measured for ``metric`` (``None`` if it never ran)."""
     return full_run_results(path).get(lesson, {}).get("metrics", {}).get(metric)
 
@@ -55,7 +57,7 @@ def write_reference(results: list[dict], path: Path | None = None) -> Path:
     modes = {r.get("mode") for r in results}
     if len(modes) != 1 or not modes <= {"full", "quick"}:
         raise ValueError(f"record the results of one mode at a time, got {sorted(map(str, modes))}")
-    path = path or (FULL_RUN if modes == {"full"} else QUICK_RUN)
+    path = path or _path(modes.pop())
     lessons = dict(full_run_results(path))
     for r in results:
         if "error" in r:
@@ -109,7 +111,7 @@ class FullRun:
         return self.to_markdown()
 
 
-def full_run(lesson: str, path: Path = FULL_RUN) -> FullRun | str:
+def full_run(lesson: str, path: Path | None = None) -> FullRun | str:
     """The full run of ``lesson`` to display; a one-line note if the reference has none yet."""
     data = full_run_results(path).get(lesson)
     if data is None:

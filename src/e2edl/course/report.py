@@ -10,7 +10,7 @@ from pathlib import Path
 
 from e2edl.atomic import write_json, write_text
 from e2edl.course.lesson import RunConfig
-from e2edl.course.reference import FULL_RUN, write_reference
+from e2edl.course.reference import write_reference
 from e2edl.course.registry import all_lessons
 from e2edl.course.runner import passed, run_lesson
 from e2edl.figures import Table, format_number
@@ -124,7 +124,7 @@ def _finished_range(results: list[dict]) -> str:
     return span + (f" ({undated} of them earlier, from results that carry no date)" if undated else "")
 
 
-def update_readme(readme: Path, results: list[dict], quick: bool, reference: Path = FULL_RUN) -> None:
+def update_readme(readme: Path, results: list[dict], quick: bool, reference: Path | None = None) -> None:
     """Replace the README's results block with the table of this run, and record the run as the
     reference full run (``e2edl/results/full.json``) that notebooks and timing claims quote."""
     if quick:
