@@ -46,4 +46,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests tools benchmarks lessons
 
 clean:
-	rm -rf runs .pytest_cache .hypothesis
+	rm -rf runs build .pytest_cache .hypothesis
+
+.PHONY: book
+book: $(STAMP)   ## the course website, from the notebooks the tests executed (runs/executed-notebooks); prints the path of index.html
+	$(BIN)/python tools/book.py build --notebooks runs/executed-notebooks

@@ -49,7 +49,7 @@ def _text(output) -> str:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom_in_quick_mode(path: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("E2EDL_QUICK", "1")
-    monkeypatch.setenv("E2EDL_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("E2EDL_RUNS", "runs")  # relative: the kernel runs in tmp_path, pages show runs/NN_name
     src = str(ROOT / "src")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])))
     notebook = nbformat.read(path, as_version=4)
