@@ -1,4 +1,4 @@
-"""Autoencoders (``e2edl.nn.autoencoder``) and lesson 05's compression helpers."""
+"""Autoencoders (``e2edl.nn.autoencoder``, PCA included), the autoencoders lesson's compression helpers and recipe."""
 
 import os
 from pathlib import Path
@@ -9,7 +9,7 @@ from torch import nn
 
 from e2edl import compression
 from e2edl.data.batch_transforms import input_as_target
-from e2edl.nn.autoencoder import ConvAutoencoder, FCAutoencoder
+from e2edl.nn.autoencoder import ConvAutoencoder, FCAutoencoder, PCAAutoencoder
 
 MODELS = [FCAutoencoder, ConvAutoencoder]
 
@@ -120,3 +120,77 @@ def test_a_short_training_beats_the_mean_image(tmp_path, monkeypatch) -> None:
         model, TensorLoader(held_out, batch_size=500, transform=input_as_target), nn.MSELoss()
     )
     assert held_out_mse["loss"] < 0.6 * mean_mse, (held_out_mse, mean_mse)
+
+
+def test_pca_autoencoder_matches_scikit_learn() -> None:
+    """Codes up to each direction's sign, the unclamped reconstruction and the variances agree."""
+    from sklearn.decomposition import PCA
+
+    torch.manual_seed(0)
+    images = (torch.rand(300, 1, 28, 28) * torch.rand(1, 1, 28, 28)).clamp(0, 1)  # pixels of different spread
+    model = PCAAutoencoder.fit(images, 5)
+    reference = PCA(n_components=5, svd_solver="full").fit(images.reshape(300, -1).double().numpy())
+    z = model.encode(images)
+    z_reference = torch.from_numpy(reference.transform(images.reshape(300, -1).double().numpy())).float()
+    assert z.shape == (300, 5)
+    assert torch.allclose(z.abs(), z_reference.abs(), atol=1e-4)
+    unclamped = model.decoder[0](z).reshape(300, -1)
+    expected = torch.from_numpy(reference.inverse_transform(z_reference.double().numpy())).float()
+    assert torch.allclose(unclamped, expected, atol=1e-4)
+    assert torch.allclose(
+        model.explained_variance, torch.from_numpy(reference.explained_variance_).float(), rtol=1e-4
+    )
+    out = model(images)
+    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+
+
+def test_pca_error_is_the_variance_it_leaves_out() -> None:
+    """Unclamped, PCA's squared error per image is the sum of the eigenvalues it drops."""
+    torch.manual_seed(0)
+    images = torch.rand(400, 1, 28, 28) ** 3
+    full = PCAAutoencoder.fit(images, 784)
+    for k in (1, 10, 100):
+        model = PCAAutoencoder.fit(images, k)
+        error = ((model.decoder[0](model.encode(images)) - images.reshape(400, -1)) ** 2).sum(1).mean()
+        dropped = full.explained_variance[k:].sum() * (400 - 1) / 400
+        assert torch.allclose(error, dropped, rtol=1e-3), (k, error, dropped)
+    with pytest.raises(ValueError, match="bottleneck"):
+        PCAAutoencoder(0)
+
+
+def test_payload_bytes_separates_pixels_from_header() -> None:
+    image = fake_digits(1)[0]
+    png = compression.encode_image(image, "PNG")
+    assert compression.payload_bytes(png) == len(png) - 57  # signature 8, IHDR 25, IEND 12, IDAT's own 12
+    low, high = (compression.encode_image(image, "JPEG", quality) for quality in (5, 95))
+    assert 0 < compression.payload_bytes(low) < compression.payload_bytes(high)
+    assert len(low) - compression.payload_bytes(low) > 100  # quantisation and Huffman tables, markers
+    with pytest.raises(ValueError, match="not a PNG or JPEG"):
+        compression.payload_bytes(b"GIF89a")
+
+
+def test_train_autoencoder_watches_validation_and_a_finished_run_is_reused(tmp_path) -> None:
+    from dataclasses import asdict, replace
+
+    from e2edl.data.mnist import MNIST
+    from e2edl.recipes.autoencoders import QUICK_FC_2, AutoencoderRecipe, train_autoencoder
+    from e2edl.train import CheckpointError, load_checkpoint
+
+    images = fake_digits(6).repeat(20, 1, 1)  # (120, 28, 28)
+    labels = torch.zeros(120, dtype=torch.int64)
+    data = MNIST(images[:100], labels[:100], images[100:], labels[100:], images[:10], labels[:10], 0.0)
+    recipe = replace(QUICK_FC_2, epochs=2, batch_size=20, train_images=80)
+    model, history = train_autoencoder(
+        data, recipe, run_dir=tmp_path / recipe.name, progress=False, device="cpu"
+    )
+    assert recipe.name == "fc_ae_2" and len(history.records) == 2 and "val_loss" in history.last
+    assert load_checkpoint(tmp_path / "fc_ae_2" / "checkpoint.pt")["config"] == asdict(recipe)
+    again, reused = train_autoencoder(data, recipe, run_dir=tmp_path / "fc_ae_2", resume=True, progress=False)
+    assert reused.records == history.records
+    assert torch.equal(model(compression.to_unit(images[:4])), again(compression.to_unit(images[:4])))
+    with pytest.raises(CheckpointError, match="epochs"):
+        train_autoencoder(
+            data, replace(recipe, epochs=3), run_dir=tmp_path / "fc_ae_2", resume=True, progress=False
+        )
+    with pytest.raises(ValueError, match="kind"):
+        AutoencoderRecipe(kind="vae")

@@ -67,23 +67,61 @@ def dequantise(codes: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch
 # ---------------------------------------------------------------- classic codecs
 
 
+def encode_image(image: np.ndarray | torch.Tensor, fmt: str, quality: int | None = None) -> bytes:
+    """One uint8 (28, 28) grey image as the bytes of a PNG or JPEG file (``optimize=True``: the
+    smallest file each codec makes; for JPEG at the given ``quality``, 1..100)."""
+    if isinstance(image, torch.Tensor):
+        image = image.numpy()
+    options = {"optimize": True} if quality is None else {"optimize": True, "quality": quality}
+    buffer = io.BytesIO()
+    Image.fromarray(image, mode="L").save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
 def codec_roundtrip(
     images: torch.Tensor, fmt: str, quality: int | None = None
 ) -> tuple[np.ndarray, torch.Tensor]:
     """Encode each uint8 (N, 28, 28) image as a PNG or JPEG file in memory and decode it again.
 
-    Returns ``(file sizes in bytes (N,), decoded uint8 (N, 28, 28))``. Both codecs run with
-    ``optimize=True`` (their smallest files); the size is the whole file, headers included.
+    Returns ``(file sizes in bytes (N,), decoded uint8 (N, 28, 28))``. The size is the whole file,
+    headers included (see ``payload_bytes`` for the part that holds the pixels).
     """
-    options = {"optimize": True} if quality is None else {"optimize": True, "quality": quality}
     sizes, decoded = [], []
     for image in images.numpy():
-        buffer = io.BytesIO()
-        Image.fromarray(image, mode="L").save(buffer, format=fmt, **options)
-        sizes.append(buffer.tell())
-        buffer.seek(0)
-        decoded.append(np.asarray(Image.open(buffer).convert("L")))
+        data = encode_image(image, fmt, quality)
+        sizes.append(len(data))
+        decoded.append(np.asarray(Image.open(io.BytesIO(data)).convert("L")))
     return np.array(sizes), torch.from_numpy(np.stack(decoded))
+
+
+def payload_bytes(data: bytes) -> int:
+    """How many bytes of a PNG or JPEG file hold the compressed pixels; the rest is the file's
+    header, tables and markers, paid by every image whatever it shows.
+
+    PNG: the data of its IDAT chunks (the compressed pixel stream). JPEG (one scan, as ``encode_image``
+    writes): the entropy-coded data between the start-of-scan header and the end-of-image marker.
+    """
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        position, payload = 8, 0
+        while position < len(data):
+            length = int.from_bytes(data[position : position + 4], "big")
+            if data[position + 4 : position + 8] == b"IDAT":
+                payload += length
+            position += 12 + length  # length, type, data, CRC
+        return payload
+    if data.startswith(b"\xff\xd8"):
+        position = 2
+        while position < len(data):
+            marker = data[position + 1]
+            length = int.from_bytes(data[position + 2 : position + 4], "big")
+            if marker == 0xDA:  # start of scan: the coded data runs to the end-of-image marker
+                scan_start = position + 2 + length
+                if not data.endswith(b"\xff\xd9"):
+                    raise ValueError("JPEG data does not end with an end-of-image marker")
+                return len(data) - 2 - scan_start
+            position += 2 + length
+        raise ValueError("JPEG data without a start-of-scan marker")
+    raise ValueError("not a PNG or JPEG file (unknown signature)")
 
 
 def jpeg_curve(images: torch.Tensor, qualities=JPEG_QUALITIES) -> list[dict]:

@@ -111,9 +111,16 @@ class FullRun:
         return self.to_markdown()
 
 
-def full_run(lesson: str, path: Path | None = None) -> FullRun | str:
+class NoFullRun(str):
+    """What ``full_run`` shows when the reference machine has not run the lesson in full yet."""
+
+    def _repr_markdown_(self) -> str:
+        return f"*{self}*"
+
+
+def full_run(lesson: str, path: Path | None = None) -> FullRun | NoFullRun:
     """The full run of ``lesson`` to display; a one-line note if the reference has none yet."""
     data = full_run_results(path).get(lesson)
     if data is None:
-        return f"(no full run of `{lesson}` is recorded yet: `e2edl run {lesson}` makes one)"
+        return NoFullRun(f"(no full run of `{lesson}` is recorded yet: `e2edl run {lesson}` makes one)")
     return FullRun(lesson, data)

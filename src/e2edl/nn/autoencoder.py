@@ -2,11 +2,14 @@
 a decoder rebuilds the image from them, and training on ``MSE(decode(encode(x)), x)`` forces those
 few numbers to keep what matters.
 
-Both models share one interface::
+All three models share one interface::
 
     model.encode(x)  # (B, 1, 28, 28) in [0, 1] → z (B, k)
     model.decode(z)  # (B, k) → (B, 1, 28, 28) in [0, 1]  (a sigmoid output)
     model(x)         # decode(encode(x))
+
+``PCAAutoencoder`` is the linear reference: principal component analysis written as an
+autoencoder, fitted in closed form instead of trained.
 """
 
 from __future__ import annotations
@@ -94,3 +97,51 @@ class ConvAutoencoder(Autoencoder):
             nn.ConvTranspose2d(c1, 1, 3, stride=2, padding=1, output_padding=1),  # (B, 1, 28, 28)
             nn.Sigmoid(),
         )
+
+
+class PCAAutoencoder(Autoencoder):
+    """Principal component analysis as a linear autoencoder: the best *linear* code of k numbers.
+
+    ``encode``: ``z = (x − mean) · V``, the coordinates of the image along the k directions ``V``
+    (784, k) in which the fitted images vary most; ``decode``: ``x̂ = mean + z · Vᵀ``, clamped to
+    [0, 1] like the pixels. Among all encoders and decoders that are linear (affine) maps with k
+    numbers in between, this pair has the smallest squared error on the images it was fitted to —
+    so it is the baseline a non-linear autoencoder has to beat. Build it with :meth:`fit`.
+    """
+
+    def __init__(self, bottleneck: int) -> None:
+        super().__init__()
+        if not 1 <= bottleneck <= IMAGE_PIXELS:
+            raise ValueError(f"bottleneck must be in [1, {IMAGE_PIXELS}], got {bottleneck}")
+        self.bottleneck = bottleneck
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(IMAGE_PIXELS, bottleneck))  # (B, k)
+        self.decoder = nn.Sequential(
+            nn.Linear(bottleneck, IMAGE_PIXELS),  # (B, 784)
+            nn.Hardtanh(0.0, 1.0),  # clamp to [0, 1]: a pixel outside can only be further from the truth
+            nn.Unflatten(1, IMAGE_SHAPE),
+        )
+        self.register_buffer("explained_variance", torch.zeros(bottleneck))  # (k,), largest first
+
+    @classmethod
+    @torch.no_grad()
+    def fit(cls, images: torch.Tensor, bottleneck: int) -> PCAAutoencoder:
+        """Fit to float images (N, 1, 28, 28) in [0, 1]: mean image and top-k eigenvectors of the
+        pixels' covariance matrix. Each direction's sign is fixed so that its largest entry is positive."""
+        if len(images) < 2:
+            raise ValueError(f"PCA needs at least 2 images, got {len(images)}")
+        x = images.reshape(len(images), -1).float()  # (N, 784)
+        mean = x.mean(0)  # (784,)
+        centred = x - mean
+        covariance = (centred.T @ centred).double() / (len(x) - 1)  # (784, 784)
+        eigenvalues, eigenvectors = torch.linalg.eigh(covariance)  # ascending
+        directions = eigenvectors[:, -bottleneck:].flip(1)  # (784, k), largest variance first
+        largest = directions.abs().argmax(0)  # (k,) index of each direction's largest entry
+        directions = directions * directions[largest, torch.arange(bottleneck)].sign()
+        directions = directions.float()
+        model = cls(bottleneck)
+        model.encoder[1].weight.copy_(directions.T)  # z = V^T (x − mean)
+        model.encoder[1].bias.copy_(-directions.T @ mean)
+        model.decoder[0].weight.copy_(directions)  # x̂ = mean + V z
+        model.decoder[0].bias.copy_(mean)
+        model.explained_variance.copy_(eigenvalues.flip(0)[:bottleneck].float())
+        return model.eval()

@@ -1,4 +1,4 @@
-"""A small, fast convolutional network for 28×28 digits (lesson 04)."""
+"""A small, fast convolutional network for 28×28 digits (the mnist-cnn lesson)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class MnistCNN(nn.Sequential):
     makes the stage cheaper on a CPU; ReLU commutes with max-pooling, and BatchNorm after the pool
     still normalises what the next layer sees. Convolutions and the first linear layer have no
     bias because the BatchNorm right after them has its own shift.
-    ``batchnorm=False`` swaps every BatchNorm for an identity (lesson 04's ablation).
+    ``batchnorm=False`` swaps every BatchNorm for an identity (the mnist-cnn lesson's ablation).
     """
 
     def __init__(self, c1: int = 16, c2: int = 32, hidden: int = 128, batchnorm: bool = True) -> None:
