@@ -6,7 +6,7 @@ Two tables, medians over repeats (after warm-up):
    (``LoopMultiHeadAttention``), one fused qkv projection with explicit matmuls
    (``Attention(use_sdpa=False)``), and the same with ``F.scaled_dot_product_attention`` — over a
    few sequence lengths;
-2. one AdamW training step of lesson 09's ViTs (the MNIST and the Dogs vs Cats configurations,
+2. one AdamW training step of the vit lesson's ViTs (the MNIST and the Dogs vs Cats configurations,
    the latter with the plain patch stem, which is the one timm has),
    ours against timm's ``VisionTransformer`` built from ``ViTConfig.timm_kwargs()``. Ratio =
    timm's time / ours (≥ 1 means ours is at least as fast; the target is ≥ 0.95).
@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from timm.models.vision_transformer import VisionTransformer
 
-from e2edl.experiments.vit import MNIST_VIT, PETS_VIT
 from e2edl.nn.attention import Attention, LoopMultiHeadAttention
 from e2edl.nn.vit import ViT
+from e2edl.recipes.vit import MNIST_VIT, PETS_VIT
 
 
 def median_seconds(step, repeats: int, device: torch.device, warmup: int = 3) -> float:

@@ -11,65 +11,62 @@
 # ---
 
 # %% [markdown]
-# # 09 · Vision Transformers from scratch
+# # Vision Transformers from scratch
 #
-# A convolutional network (lesson 04) is built on two assumptions about images: what matters is
-# *local*, and the same pattern means the same thing *anywhere*. A **Vision Transformer** (ViT)
-# drops both. It cuts the image into patches, treats them as a sequence of "words", and lets every
-# patch look at every other patch through **attention** — a layer whose connections are computed
-# from the data instead of being fixed by a kernel's size.
+# A convolutional network (the mnist-cnn lesson) is built on two assumptions about images: what
+# matters is *local*, and the same pattern means the same thing *anywhere*. A **Vision
+# Transformer** (ViT) drops both. It cuts the image into patches, treats them as a sequence of
+# "words", and lets every patch look at every other patch through **attention** — a layer whose
+# connections are computed from the data instead of being fixed by a kernel's size.
 #
-# We build every piece in the open, check each against a reference implementation, and then train:
+# We build every piece in the open, check each against the library's version (and the library's
+# against `timm` and PyTorch), and then train:
 #
 # 1. patches: an image becomes a sequence;
 # 2. the CLS token and position embeddings;
 # 3. one attention head;
 # 4. many heads — first a loop, then one fused, fast layer;
-# 5. the full ViT, checked weight for weight against `timm`'s;
-# 6. LayerNorm versus BatchNorm;
-# 7. the library's run: MNIST, Dogs vs Cats from scratch, and two measured comparisons —
-#    normalisation layers, and attention versus convolution on small data;
-# 8. where a trained ViT looks: attention maps and attention rollout.
+# 5. LayerNorm, and why not BatchNorm;
+# 6. the full ViT, checked weight for weight against `timm`'s;
+# 7. training it on MNIST, in the open;
+# 8. the lesson's run: Dogs vs Cats from scratch, and two measured comparisons — normalisation
+#    layers, and attention versus convolution on small data;
+# 9. where a trained ViT looks: attention maps and attention rollout.
+
+# %%
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:  # on Colab, install the course library first (this release)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "e2edl[pretrained] @ git+https://github.com/e2edl/e2edl@v0.1.0"], check=True)  # fmt: skip
+
+from e2edl.course.notebook import setup_lesson, show_source
+
+QUICK, OUT = setup_lesson("vit")  # prints the mode, the run folder and the reference timings
 
 # %%
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-if "google.colab" in sys.modules:  # on Colab, install the course library first
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "e2edl[pretrained] @ git+https://github.com/e2edl/e2edl",
-        ],
-        check=True,
-    )
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from e2edl.data import load_mnist, load_pets_tensors
+from e2edl.data.mnist import MNIST
+from e2edl.data.pets_split import Pets
+from e2edl.exercises import check  # for the exercises at the end
 
-QUICK = os.environ.get("E2EDL_QUICK") == "1"  # CI runs every notebook in quick mode
-RUNS = Path(os.environ.get("E2EDL_RUNS", "runs"))
-torch.manual_seed(0)
-
-x_test, y_test = load_mnist("test")
-digit = ((x_test[0].float() / 255 - 0.1307) / 0.3081).reshape(1, 1, 28, 28)  # (B=1, C=1, H, W), normalised
-pets = load_pets_tensors(64)  # Dogs vs Cats, every photo decoded once to 64×64 uint8 and cached
+mnist = MNIST.load()  # 55,000 training digits, 5,000 held out for validation, 10,000 for the test
+pets = Pets.load(64, progress=False)  # Dogs vs Cats, every photo decoded once to 64×64 and cached
+mean, std = mnist.mean_std
+digit = ((mnist.x_test[0].float() / 255 - mean) / std).reshape(1, 1, 28, 28)  # (B=1, C=1, H, W)
 photo = pets.images[1]  # (3, 64, 64) uint8
-print("a test digit:", y_test[0].item(), tuple(digit.shape))
 print(
-    "a photo:", pets.class_names[pets.labels[1]], tuple(photo.shape), f"({len(pets.images):,} photos in all)"
+    f"MNIST: {len(mnist.x_train):,} training, {len(mnist.x_val):,} validation, {len(mnist.x_test):,} test digits"
 )
+print(f"Dogs vs Cats: {len(pets.images):,} photos, {len(pets.train_idx):,} for training, "
+      f"{len(pets.val_idx):,} for validation")  # fmt: skip
 
 # %% [markdown]
 # ## 1. Patches: an image becomes a sequence
@@ -77,7 +74,7 @@ print(
 # A Transformer reads a sequence of vectors. To feed it an image, cut the image into
 # non-overlapping P×P **patches**, flatten each patch, and map it with one shared linear layer to
 # a vector of width D (the model width). A 64×64 photo with 8×8 patches becomes a sequence of
-# 8·8 = 64 patches, each 3·8·8 = 192 numbers long:
+# 8·8 = 64 patches, each 3·8·8 = 192 numbers long. `F.unfold` cuts out the patches:
 
 # %%
 P = 8
@@ -92,7 +89,7 @@ for k in range(0, 65, P):
     axes[0].axvline(k - 0.5, color="white", lw=0.8)
 axes[0].set_title("64×64 photo, 8×8 patches", fontsize=9)
 sequence = patches[0, :16].reshape(16, 3, P, P).permute(0, 2, 3, 1)  # the first two rows of patches
-axes[1].imshow(torch.cat([torch.nn.functional.pad(p, (0, 0, 0, 2), value=1) for p in sequence], dim=1))
+axes[1].imshow(torch.cat([F.pad(p, (0, 0, 0, 2), value=1) for p in sequence], dim=1))
 axes[1].set_title("the sequence: patches 0-15, read row by row", fontsize=9)
 for ax in axes:
     ax.axis("off")
@@ -117,10 +114,22 @@ print("conv", tuple(by_conv.shape), " unfold+linear", tuple(by_linear.shape))
 print(f"largest difference: {(by_conv - by_linear).abs().max():.2e}")
 
 # %% [markdown]
-# `e2edl.nn.vit.PatchEmbedding` is this convolution (timm names it `patch_embed.proj`, and so do
-# we); `e2edl.nn.vit.patchify` is the unfold. `tests/test_vit.py` checks they agree for several
-# image and patch sizes.
-#
+# The library has both: `e2edl.nn.vit.patchify` is the unfold, and `e2edl.nn.vit.PatchEmbedding`
+# is the convolution (timm names it `patch_embed.proj`, and so do we). Given the same image and
+# the same weights, they agree with the cells above:
+
+# %%
+from e2edl.nn.vit import PatchEmbedding, patchify
+
+embed = PatchEmbedding(P, in_channels=3, dim=D)
+embed.proj.load_state_dict(conv.state_dict())
+with torch.no_grad():
+    assert torch.equal(patchify(image, P), patches)
+    difference = (embed(image) - by_conv).abs().max()
+assert difference == 0
+print(f"patchify == unfold: exact; PatchEmbedding vs our conv: largest difference {difference:.1e}")
+
+# %% [markdown]
 # ## 2. The CLS token and position embeddings
 #
 # Two things are added to the sequence before any attention happens.
@@ -156,7 +165,7 @@ plt.show()
 # %% [markdown]
 # Each square lights up around its own location: the vectors encode "where", and nearness in the
 # grid is nearness of the vectors. Learned positions start as random noise and must *discover*
-# this from the data; section 8 shows what they look like after training.
+# this from the data; section 9 shows what they look like after training.
 #
 # **The CLS token.** A classifier needs one vector per image, but the encoder outputs one per
 # patch. We could average them; the ViT instead puts an extra learned vector, the *class token*,
@@ -164,7 +173,7 @@ plt.show()
 # say except what it gathers by attending to the patches — and after the last block its vector is
 # what the classification head reads. (Averaging the patch outputs works about as well; CLS is
 # what timm's ViT and the original paper use, and it gives us a natural place to ask "where did
-# the model look?" in section 8.)
+# the model look?" in section 9.)
 
 # %%
 cls_token = torch.zeros(1, 1, D)  # a parameter in the real model
@@ -199,44 +208,66 @@ for hs in (8, 64, 512):
 
 
 # %% [markdown]
-# Here is a head, written out:
+# Here is a head, written out. It returns its output and keeps its attention weights for us to
+# look at:
 
 
 # %%
-class Head(nn.Module):
-    """One attention head: (B, T, D) → (B, T, hs), plus its weights (B, T, T)."""
+class AttentionHead(nn.Module):
+    """One attention head: (B, T, dim) → (B, T, head_dim); its weights (B, T, T) in ``self.weights``."""
 
-    def __init__(self, dim, head_size):
+    def __init__(self, dim, head_dim):
         super().__init__()
-        self.query = nn.Linear(dim, head_size)
-        self.key = nn.Linear(dim, head_size)
-        self.value = nn.Linear(dim, head_size)
+        self.query = nn.Linear(dim, head_dim)
+        self.key = nn.Linear(dim, head_dim)
+        self.value = nn.Linear(dim, head_dim)
 
     def forward(self, x):
         q, k, v = self.query(x), self.key(x), self.value(x)  # (B, T, hs) each
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, T, T)
-        weights = scores.softmax(dim=-1)  # each row sums to 1
-        return weights @ v, weights  # (B, T, hs), (B, T, T)
+        self.weights = scores.softmax(dim=-1)  # row i: where token i reads from; each row sums to 1
+        return self.weights @ v  # (B, T, hs)
 
 
 torch.manual_seed(0)
-head = Head(D, 24)
-out, weights = head(tokens)
-print("tokens", tuple(tokens.shape), "→ head output", tuple(out.shape), " weights", tuple(weights.shape))
+head = AttentionHead(D, 24)
+out = head(tokens)
+print("tokens", tuple(tokens.shape), "→ head output", tuple(out.shape), " weights", tuple(head.weights.shape))
+
+# %% [markdown]
+# `e2edl.nn.attention.AttentionHead` is the same head (plus masks, below). The parity check: the
+# same weights in both, the same input, and the outputs and the gradients must agree — the
+# gradients of the loss with respect to the input and to the query weights:
+
+# %%
+from e2edl.nn import attention as library
+
+library_head = library.AttentionHead(D, 24)
+library_head.load_state_dict(head.state_dict())  # same parameter names: query, key, value
+x = tokens.clone().requires_grad_(True)
+ours, theirs = head(x), library_head(x)
+grads_ours = torch.autograd.grad(ours.square().sum(), [x, head.query.weight])
+grads_theirs = torch.autograd.grad(theirs.square().sum(), [x, library_head.query.weight])
+differences = [(ours - theirs).abs().max()] + [(a - b).abs().max() for a, b in zip(grads_ours, grads_theirs)]
+assert max(differences) < 1e-5
+print("largest difference — output, ∂/∂input, ∂/∂query weight:", ", ".join(f"{d:.1e}" for d in differences))
 
 # %% [markdown]
 # The weights form a T×T matrix: row *i* says where token *i* takes its information from. Even
 # with random projections the matrix has structure on a real input — the patches of the photo
-# are compared by content. Drawing row 0 (the CLS token) and a patch's row back onto the 8×8 grid:
+# are compared by content. The cell draws the whole 65×65 matrix (row and column 0 are the CLS
+# token), and one row of it — where patch (3, 3) looks — laid back onto the 8×8 grid of patches,
+# next to the photo:
 
 # %%
 with torch.no_grad():
-    _, weights = head(tokens)  # (1, 65, 65)
+    head(tokens)
+weights = head.weights  # (1, 65, 65)
 fig, axes = plt.subplots(1, 3, figsize=(9, 3))
 axes[0].imshow(weights[0], cmap="viridis")
 axes[0].set_title("attention matrix (65×65)", fontsize=9)
-axes[1].imshow(weights[0, 1 + 27, 1:].reshape(8, 8), cmap="viridis")
-axes[1].set_title("where patch (3, 3) looks", fontsize=9)
+axes[1].imshow(weights[0, 1 + 3 * 8 + 3, 1:].reshape(8, 8), cmap="viridis")  # skip the CLS column
+axes[1].set_title("row of patch (3, 3), on the grid", fontsize=9)
 axes[2].imshow(photo.permute(1, 2, 0))
 axes[2].set_title("the photo", fontsize=9)
 for ax in axes:
@@ -245,10 +276,11 @@ plt.show()
 
 # %% [markdown]
 # A **mask** says which keys a query may look at: a causal mask (a token sees only the past, as
-# in GPT) or a padding mask (ignore the filler at the end of short sequences). It is
-# applied by setting the forbidden scores to −∞ before the softmax, so they get exactly zero
-# weight. `e2edl.nn.attention.attention(q, k, v, mask)` is the head's formula with a mask; the
-# tests check it against PyTorch's `F.scaled_dot_product_attention` for random shapes and masks.
+# in GPT) or a padding mask (ignore the filler at the end of short sequences). It is applied by
+# setting the forbidden scores to −∞ *before* the softmax, so that they get exactly zero weight
+# and the allowed ones still sum to 1. The library's `e2edl.nn.attention.attention(q, k, v, mask)`
+# is the head's formula with a mask, tested against PyTorch's `F.scaled_dot_product_attention`
+# for random shapes and masks. You will write it yourself in the first exercise.
 #
 # ## 4. Many heads: a loop, then all at once
 #
@@ -258,17 +290,28 @@ plt.show()
 
 
 # %%
-class LoopMultiHead(nn.Module):
-    """n_heads heads, one after another: (B, T, D) → (B, T, D)."""
+class LoopMultiHeadAttention(nn.Module):
+    """n_heads heads, one after another: (B, T, dim) → (B, T, dim)."""
 
     def __init__(self, dim, n_heads):
         super().__init__()
-        self.heads = nn.ModuleList(Head(dim, dim // n_heads) for _ in range(n_heads))
+        self.heads = nn.ModuleList(AttentionHead(dim, dim // n_heads) for _ in range(n_heads))
         self.proj = nn.Linear(dim, dim)
 
     def forward(self, x):
-        return self.proj(torch.cat([head(x)[0] for head in self.heads], dim=-1))  # (B, T, D)
+        return self.proj(torch.cat([head(x) for head in self.heads], dim=-1))  # (B, T, nh·hs) → (B, T, D)
 
+
+torch.manual_seed(0)
+loop = LoopMultiHeadAttention(D, n_heads=4)
+library_loop = library.LoopMultiHeadAttention(D, n_heads=4)
+library_loop.load_state_dict(loop.state_dict())
+x = tokens.clone().requires_grad_(True)
+ours, theirs = loop(x), library_loop(x)
+grad_ours, grad_theirs = (torch.autograd.grad(y.square().sum(), x)[0] for y in (ours, theirs))
+difference = max((ours - theirs).abs().max(), (grad_ours - grad_theirs).abs().max())
+assert difference < 1e-5
+print(f"our loop vs e2edl.nn.attention.LoopMultiHeadAttention (output and ∂/∂input): {difference:.1e}")
 
 # %% [markdown]
 # That runs `3·n_heads` small matrix products one at a time. The fast way notices that all the
@@ -278,8 +321,8 @@ class LoopMultiHead(nn.Module):
 
 
 # %%
-class FusedMultiHead(nn.Module):
-    """Same map, one qkv projection and all heads in one batched matmul."""
+class Attention(nn.Module):
+    """The same map: one qkv projection, all heads in one batched matmul. (B, T, dim) → (B, T, dim)."""
 
     def __init__(self, dim, n_heads):
         super().__init__()
@@ -297,36 +340,102 @@ class FusedMultiHead(nn.Module):
 
 
 # %% [markdown]
-# To check that they are the same map, copy the loop's weights into the fused layer: the fused
-# `qkv` weight is all heads' query weights stacked, then all keys, then all values. And PyTorch's
-# `F.scaled_dot_product_attention` computes the middle step with a fused kernel:
+# To check that the loop and the fused layer are the same map, copy the loop's weights into the
+# fused one: the fused `qkv` weight is all heads' query weights stacked, then all their keys,
+# then all their values. By hand, once:
 
 # %%
-torch.manual_seed(0)
-loop = LoopMultiHead(D, n_heads=4)
-fused = FusedMultiHead(D, n_heads=4)
+fused = Attention(D, n_heads=4)
 with torch.no_grad():
     for i, name in enumerate(("query", "key", "value")):
-        fused.qkv.weight[i * D : (i + 1) * D] = torch.cat([getattr(h, name).weight for h in loop.heads])
-        fused.qkv.bias[i * D : (i + 1) * D] = torch.cat([getattr(h, name).bias for h in loop.heads])
+        rows = slice(i * D, (i + 1) * D)
+        fused.qkv.weight[rows] = torch.cat([getattr(h, name).weight for h in loop.heads])
+        fused.qkv.bias[rows] = torch.cat([getattr(h, name).bias for h in loop.heads])
     fused.proj.load_state_dict(loop.proj.state_dict())
-    q, k, v = fused.qkv(tokens).reshape(1, 65, 3, 4, D // 4).permute(2, 0, 3, 1, 4)
-    by_sdpa = fused.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(1, 65, D))
     print(f"loop vs fused: {(loop(tokens) - fused(tokens)).abs().max():.1e}")
-    print(f"fused vs F.scaled_dot_product_attention: {(fused(tokens) - by_sdpa).abs().max():.1e}")
 
 # %% [markdown]
-# This is what `e2edl.nn.attention.Attention` does — with masks, and calling
-# `F.scaled_dot_product_attention` unless asked to keep the attention weights for a picture.
-# `e2edl.nn.attention.LoopMultiHeadAttention` is the loop, kept for the tests (loop = fused = SDPA
-# within float32 tolerance, with and without masks, for random shapes, gradients included) and
-# for `benchmarks/vit_attention.py`, which times the three. From here on we use the library's.
+# The library does this stacking in `Attention.from_loop`; from here on we use it. Its result
+# holds exactly our hand-stacked weights, and by default it calls PyTorch's fused kernel
+# `F.scaled_dot_product_attention` for the middle step (`use_sdpa=False` runs the explicit
+# matmuls, as ours does). All of them compute the same outputs and gradients:
+
+# %%
+from_loop = library.Attention.from_loop(library_loop)  # the fused kernel
+explicit = library.Attention.from_loop(library_loop, use_sdpa=False)
+assert all(torch.equal(a, b) for a, b in zip(from_loop.state_dict().values(), fused.state_dict().values()))
+x = tokens.clone().requires_grad_(True)
+reference = fused(x)
+reference_grad = torch.autograd.grad(reference.square().sum(), x)[0]
+for name, module in (("from_loop, SDPA", from_loop), ("from_loop, explicit", explicit)):
+    y = module(x)
+    grad = torch.autograd.grad(y.square().sum(), x)[0]
+    difference = max((y - reference).abs().max(), (grad - reference_grad).abs().max())
+    assert difference < 1e-5
+    print(f"our fused Attention vs e2edl's Attention.{name}: {difference:.1e}")
+
+# %% [markdown]
+# `tests/test_attention.py` checks the same for random shapes, with and without masks, and
+# `benchmarks/vit_attention.py` times the three ways.
 #
-# ## 5. The full ViT
+# ## 5. LayerNorm, not BatchNorm
+#
+# Every Transformer block normalises its input before attention and before the MLP. The
+# mnist-cnn lesson's CNN used BatchNorm: normalise each channel with the mean and variance over
+# the *batch*. Transformers use **LayerNorm**: normalise each token's vector over its own D
+# channels, `(x − mean(x)) / √(var(x) + ε)`, then scale and shift by a learned gain γ and bias β
+# (one number per channel, like BatchNorm's). By hand, against `nn.LayerNorm`:
+
+# %%
+norm = nn.LayerNorm(D)
+with torch.no_grad():
+    norm.weight.uniform_(0.5, 1.5)  # a γ and a β that are not the initial ones
+    norm.bias.uniform_(-0.5, 0.5)
+    x = tokens + torch.randn_like(tokens)
+    mu, var = x.mean(-1, keepdim=True), x.var(-1, unbiased=False, keepdim=True)  # over D, per token
+    by_hand = (x - mu) / torch.sqrt(var + norm.eps) * norm.weight + norm.bias
+    print(f"LayerNorm by hand vs nn.LayerNorm: {(by_hand - norm(x)).abs().max():.1e}")
+
+# %% [markdown]
+# The difference from BatchNorm is what the output depends on. With BatchNorm a token's output
+# depends on the other examples in the batch — and in a sequence model also on the other tokens,
+# padding included; in eval mode it depends instead on running averages collected in training,
+# which can disagree with what the batch looked like. LayerNorm looks at nothing but the token
+# itself:
+
+# %%
+from e2edl.nn.vit import TokenBatchNorm
+
+torch.manual_seed(0)
+batch = torch.randn(8, 10, 16) * 2 + 1  # (B, T, D)
+padded = torch.cat([batch, torch.zeros(8, 6, 16)], dim=1)  # six padding tokens per sequence
+other_batch = torch.cat([batch[:1], torch.randn(7, 10, 16) * 4 - 2])  # same first example
+for layer in (nn.LayerNorm(16), TokenBatchNorm(16)):
+    with torch.no_grad():
+        reference_out = layer(batch)[0]
+        changes = {
+            "other examples in the batch": layer(other_batch)[0],
+            "batch of one": layer(batch[:1])[0],
+            "six padding tokens appended": layer(padded)[0, :10],
+            "eval mode": layer.eval()(batch)[0],
+        }
+        layer.train()
+    print(type(layer).__name__)
+    for what, value in changes.items():
+        print(f"  {what:<30} changes example 0's output by {(value - reference_out).abs().max():.3f}")
+
+# %% [markdown]
+# For LayerNorm every change is zero (to rounding); for BatchNorm none is. The lesson's run
+# (section 8) trains a small MNIST ViT both ways on the same digits and scores each the ways a
+# model gets used: eval mode, batch statistics (a model left in train mode), and one image at a
+# time.
+#
+# ## 6. The full ViT
 #
 # A Transformer **block** is attention ("tokens talk to each other") followed by an **MLP**
-# (Linear → GELU → Linear, applied to each token on its own: "each token thinks"), each wrapped in
-# a residual connection and preceded by a LayerNorm — the *pre-norm* layout:
+# applied to each token on its own ("each token thinks"): Linear → GELU → Linear, the hidden
+# layer `mlp_ratio` times wider than D. Each is wrapped in a residual connection and preceded by
+# a LayerNorm — the *pre-norm* layout:
 #
 # ```
 # x = x + attn(norm1(x))
@@ -334,8 +443,28 @@ with torch.no_grad():
 # ```
 #
 # With the norms inside the branches, the residual path carries `x` unchanged from the first block
-# to the last, which keeps deep stacks easy to train. The whole model, in
-# `e2edl.nn.vit`:
+# to the last, which keeps deep stacks easy to train.
+#
+# **GELU** (Gaussian Error Linear Unit) is the Transformers' ReLU: `GELU(x) = x · Φ(x)`, where Φ
+# is the standard normal's cumulative distribution function — each input is kept in proportion
+# to how likely a standard normal variable is to be smaller than it. Large positive inputs pass
+# almost unchanged (Φ ≈ 1), large negative ones are zeroed (Φ ≈ 0), like ReLU; near zero the curve
+# is smooth, and slightly negative inputs give slightly negative outputs, so the gradient never
+# switches off abruptly:
+
+# %%
+z = torch.linspace(-4, 4, 401)
+gelu_by_hand = z * 0.5 * (1 + torch.erf(z / math.sqrt(2)))  # Φ(z) = (1 + erf(z/√2)) / 2
+print(f"GELU by hand vs F.gelu: {(gelu_by_hand - F.gelu(z)).abs().max():.1e}")
+fig, ax = plt.subplots(figsize=(4, 2.6))
+ax.plot(z, F.relu(z), label="ReLU")
+ax.plot(z, gelu_by_hand, label="GELU = x·Φ(x)")
+ax.set(xlabel="x", ylim=(-0.5, 4), title="GELU is a smooth ReLU")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The whole model, in `e2edl.nn.vit`:
 
 # %%
 from e2edl.nn.vit import ViT, ViTConfig
@@ -364,166 +493,132 @@ print(f"parameters: {sum(p.numel() for p in vit.parameters()):,}")
 # %%
 from timm.models.vision_transformer import VisionTransformer
 
-reference = VisionTransformer(**cfg.timm_kwargs()).eval()
-vit.load_state_dict(reference.state_dict())  # strict: every name present, every shape equal
+timm_vit = VisionTransformer(**cfg.timm_kwargs()).eval()
+vit.load_state_dict(timm_vit.state_dict())  # strict: every name present, every shape equal
 with torch.no_grad():
-    print(f"ours vs timm, largest logit difference: {(vit(x) - reference(x)).abs().max():.1e}")
+    print(f"ours vs timm, largest logit difference: {(vit(x) - timm_vit(x)).abs().max():.1e}")
 
 # %% [markdown]
-# ## 6. LayerNorm, not BatchNorm
+# ## 7. Training a ViT on MNIST, in the open
 #
-# Lesson 04's CNN used BatchNorm: normalise each channel with the mean and variance over the
-# *batch*. Transformers use **LayerNorm**: normalise each token's vector over its own D channels.
-# The difference is what the output depends on. With BatchNorm a token's output depends on the
-# other examples in the batch — and in a sequence model also on the other tokens, padding
-# included; in eval mode it depends instead on running averages collected in training, which can
-# disagree with what the batch looked like. LayerNorm looks at nothing but the token itself:
+# The recipe is library code, `e2edl.recipes.vit`: a frozen dataclass of settings and the function
+# that trains with them. AdamW with weight decay on the weight matrices only, a linear warm-up
+# then a cosine decay of the learning rate (the module's docstring says why a Transformer needs
+# each), and label smoothing 0.1:
 
 # %%
-from e2edl.nn.vit import TokenBatchNorm
+from e2edl.recipes.vit import MNIST_QUICK_RECIPE, MNIST_RECIPE, fit_classifier, train_vit
 
-torch.manual_seed(0)
-batch = torch.randn(8, 10, 16) * 2 + 1  # (B, T, D)
-padded = torch.cat([batch, torch.zeros(8, 6, 16)], dim=1)  # six padding tokens per sequence
-other_batch = torch.cat([batch[:1], torch.randn(7, 10, 16) * 4 - 2])  # same first example
-for norm in (nn.LayerNorm(16), TokenBatchNorm(16)):
-    with torch.no_grad():
-        reference_out = norm(batch)[0]
-        changes = {
-            "other examples in the batch": norm(other_batch)[0],
-            "batch of one": norm(batch[:1])[0],
-            "six padding tokens appended": norm(padded)[0, :10],
-            "eval mode": norm.eval()(batch)[0],
-        }
-        norm.train()
-    print(type(norm).__name__)
-    for what, value in changes.items():
-        print(f"  {what:<30} changes example 0's output by {(value - reference_out).abs().max():.3f}")
+show_source(train_vit)
+show_source(fit_classifier)
+print("full mode: ", MNIST_RECIPE)
+print("quick mode:", MNIST_QUICK_RECIPE)
+recipe = MNIST_QUICK_RECIPE if QUICK else MNIST_RECIPE
 
 # %% [markdown]
-# For LayerNorm every change is zero (to rounding); for BatchNorm none is. The library's run below
-# trains a small MNIST ViT both ways on the same data (20,000 digits, 3 epochs; quick mode: 10,000
-# digits, one epoch) and tests each the ways a model gets used: eval mode, batch statistics (a
-# model left in train mode), and one image at a time.
+# MNIST's 28×28 digits in 7×7 patches make 16 tokens plus CLS. The training digits are shifted
+# at random by up to one pixel; the 5,000 validation digits, held out of the training set, are
+# what we watch (and what any decision — how many epochs, which recipe — would look at). The test
+# set is scored once, by the lesson's run, at the end. Quick mode trains the 4-block model for
+# one epoch; full mode, the 6-block model for 16.
 #
-# ## 7. Training: the library's run
+# To try other settings, make a new recipe — `dataclasses.replace(recipe, lr=1e-3)` — and give it
+# its own `run_dir`: a run folder belongs to the recipe that wrote it, and `fit` refuses to mix
+# them.
+
+# %%
+model, history = train_vit(mnist, recipe, run_dir=OUT / "mnist")
+print(f"validation accuracy after {recipe.epochs} epoch(s): {history.last['val_accuracy']:.4f}")
+
+# %% [markdown]
+# ## 8. The lesson's run: Dogs vs Cats, and two comparisons
 #
-# `run_lesson("vit")` trains, with `fit`, AdamW, a linear warm-up then cosine decay of the
-# learning rate, and label smoothing 0.1:
+# `run_lesson("vit")` — what `e2edl run vit` runs — reuses the MNIST ViT just trained (same
+# recipe, same seed, same folder: its checkpoint is finished, so nothing is trained again),
+# scores it once on the test set, then trains:
 #
-# - **MNIST**: 7×7 patches (16 tokens + CLS), D = 64, 6 blocks of 4 heads, random shifts of up
-#   to one pixel, 16 epochs; the claim is ≥ 98.5% test accuracy. ViTs are slow learners here:
-#   4×4 patches (49 tokens) with 4 blocks for 5 epochs — the same compute — stopped at 96.5%.
-# - **Dogs vs Cats from scratch**: the 10,000 photos of the course mirror at 64×64, split 80/20
-#   per class; a 64-token ViT (an 8×8 grid), D = 96, 6 blocks, random resized crops and flips,
-#   16 epochs. A public example training a ViT on this data from scratch reports 68.6%; our target
-#   is 75%, the claim's floor 70%.
-# - **LayerNorm vs BatchNorm**, and **attention vs convolution**, on MNIST with a smaller ViT
-#   (4 blocks instead of 6) — tables below.
+# - **Dogs vs Cats from scratch**, on the photos of the shared stratified split (the one the
+#   resnet-from-scratch and transfer-learning lessons use), with random resized crops and flips;
+# - **LayerNorm vs BatchNorm**, and **attention vs convolution**, on MNIST with the 4-block ViT —
+#   both scored on the validation digits.
 #
-# Quick mode (CI) trains less of each: the small MNIST ViT for one epoch, and pets at 32×32
-# (16 tokens) for three.
-#
-# One change for Dogs vs Cats. 8,000 training photos are very few for a model that must learn
-# from data everything a CNN is told — that nearby pixels belong together — and a plain ViT
-# learns slowly on them: trying it while preparing this lesson, it was still at 55-59% validation
-# accuracy after five epochs. The pets model therefore builds its tokens with a **convolutional
+# One change for Dogs vs Cats. A few thousand training photos are very few for a model that must
+# learn from data everything a CNN is told — that nearby pixels belong together — and a plain
+# ViT learns slowly on them. The pets model therefore builds its tokens with a **convolutional
 # stem** instead of one 8×8 linear map per patch: three 3×3 convolutions of stride 2 (64 → 32 →
 # 16 → 8 pixels), then a 1×1 projection to D — the same 8×8 grid of tokens, each made of
 # overlapping local features (Xiao et al., *Early Convolutions Help Transformers See Better*,
 # 2021; the ViT paper's "hybrid" is the same idea). Everything after the tokens is the ViT above,
-# unchanged:
+# unchanged. (Quick mode shrinks the photos to 32×32: a 4×4 grid.)
 
 # %%
-from e2edl.experiments.vit import MNIST_VIT, MNIST_VIT_QUICK, PETS_VIT, PETS_VIT_QUICK
+from e2edl.recipes.vit import PETS_QUICK_RECIPE, PETS_RECIPE
 
-pets_cfg = PETS_VIT_QUICK if QUICK else PETS_VIT
-pets_vit = ViT(pets_cfg)
+pets_recipe = PETS_QUICK_RECIPE if QUICK else PETS_RECIPE
+pets_vit = ViT(pets_recipe.model)
 print(pets_vit.patch_embed)
-print(
-    "photo",
-    tuple(image.shape),
-    "→ tokens",
-    tuple(pets_vit.patch_embed(F.interpolate(image, pets_cfg.image_size)).shape),
-)
+size = pets_recipe.model.image_size
+print("photo", tuple(image.shape), "→ tokens", tuple(pets_vit.patch_embed(F.interpolate(image, size)).shape))
 
 # %%
-from e2edl.figures import show_saved
-from e2edl.course import passed, run_lesson
+from e2edl.course import full_run, run_lesson
 
-out = RUNS / "09_vit"
-result = run_lesson("vit", quick=QUICK, out=out)
-metrics = result["metrics"]
-print(f"MNIST: {metrics['mnist_test_accuracy']:.4f} test accuracy, {metrics['mnist_train_seconds']:.0f} s")
-print(f"Dogs vs Cats at {metrics['pets_resolution']} px: {metrics['pets_val_accuracy']:.4f} validation "
-      f"accuracy, {metrics['pets_train_seconds']:.0f} s")  # fmt: skip
-show_saved(out / "mnist_curves.png", out / "pets_curves.png", width=5)
+result = run_lesson("vit", quick=QUICK, out=OUT, resume=True)
+result.show("mnist_curves", "pets_curves")
 
 # %% [markdown]
-# What the full run (`e2edl run vit`) measured on a two-core CPU machine, each training on one
-# thread while another job used the second core:
+# Validation accuracy on Dogs vs Cats jumps by several points from epoch to epoch: a model still
+# far from converged, scored on a couple of thousand photos. More epochs, larger images and
+# stronger augmentation (mixup, RandAugment) are what would take it further.
 #
-# | part | result | training time |
-# |---|---|---|
-# | MNIST ViT, 28 px, 7×7 patches, 16 epochs | **98.81%** test accuracy (claim ≥ 98.5%) | 606 s (about 37 s an epoch) |
-# | Dogs vs Cats ViT, 64 px, conv stem, 16 epochs | **77.85%** validation accuracy (target 75%, floor 70%) | 788 s (about 49 s an epoch) |
-#
-# Validation accuracy on Dogs vs Cats jumps by several points from epoch to epoch (the curve
-# above): 2,000 validation photos and a model still far from converged. More epochs, larger
-# images (96-128 px) and stronger augmentation (mixup, RandAugment) are what would take it
-# further.
-#
+# What the full run measured on the reference machine (16 epochs for each model; this
+# notebook's run is above):
+
+# %%
+full_run("vit")
+
+# %% [markdown]
 # ### LayerNorm vs BatchNorm, measured
 #
-# Accuracy of each trained ViT on the MNIST test set, tested four ways (the batch-of-one columns
-# use the first 500 test digits):
+# Accuracy of each trained ViT on the validation digits, four ways: eval mode; batch statistics
+# over batches of 256 (a model left in train mode); and one image at a time, in eval mode and
+# with batch statistics (those two columns use the first 500 validation digits):
 
 # %%
-print(
-    f"{'norm':<6} {'eval mode':>10} {'batch stats, 256':>17} {'one image, eval':>16} {'one image, batch stats':>23}"
-)
-for row in result["details"]["norms"]:
-    print(f"{row['norm']:<6} {row['test_accuracy']:>10.4f} {row['batch_statistics_256']:>17.4f} "
-          f"{row['batch_of_one_eval_mode']:>16.4f} {row['batch_of_one_batch_statistics']:>23.4f}")  # fmt: skip
+result.tables["norms"]
 
 # %% [markdown]
-# Read the LayerNorm row in pairs: the first two columns (all 10,000 test digits) agree, and so
-# do the last two (the first 500) — whether statistics could come from the batch or not, its
-# output depends on the image alone. BatchNorm is no worse at *training*: in the full run it even
-# learned faster in this short budget (0.85 against LayerNorm's 0.77 test accuracy after three
-# epochs of 20,000 digits). What goes wrong is how its answers depend on the way it is called:
-# left in train mode and fed one image at a time, its statistics come from the 17 tokens of that
-# one image, and the full run's accuracy fell from 0.83 to 0.50. In language models, where
-# batches mix sequences of different lengths padded to one size, that dependence is a bug
-# factory — one reason Transformers use LayerNorm.
+# Read the LayerNorm row in pairs: the first two columns agree, and so do the last two — whether
+# statistics could come from the batch or not, its output depends on the image alone. BatchNorm
+# is no worse at *training* (compare the eval-mode column). What goes wrong is how its answers
+# depend on the way it is called: left in train mode and fed one image at a time, its statistics
+# come from the 17 tokens of that one image, and its accuracy falls (the last column; the
+# `batchnorm_one_image_drop` claim measures the fall). In language models, where batches mix
+# sequences of different lengths padded to one size, that dependence is a bug factory — one
+# reason Transformers use LayerNorm.
 #
 # ### Attention vs convolution, measured
 #
 # Attention can connect any two patches in one layer; a 5×5 convolution connects only neighbours,
 # and needs depth to see far. That freedom is a weaker *inductive bias*: the CNN is told "nearby
 # pixels matter together, and patterns are the same everywhere"; the ViT must learn it — including
-# what positions mean — from data. Lesson 04's CNN and the small MNIST ViT, same optimizer, same
-# number of steps, on 1,000 and 10,000 training digits (quick mode: 1,000 only, fewer steps):
+# what positions mean — from data. The mnist-cnn lesson's CNN and the 4-block MNIST ViT, with the
+# same optimiser and the same number of steps, on 1,000 training digits (and, in the full run,
+# 10,000):
 
 # %%
-print(
-    f"{'model':<6} {'train digits':>12} {'epochs':>7} {'parameters':>11} {'test accuracy':>14} {'seconds':>8}"
-)
-for row in result["details"]["cnn_vs_vit"]:
-    print(f"{row['model']:<6} {row['train_size']:>12,} {row['epochs']:>7} {row['parameters']:>11,} "
-          f"{row['test_accuracy']:>14.4f} {row['train_seconds']:>8.1f}")  # fmt: skip
+result.tables["cnn_vs_vit"]
 
 # %% [markdown]
-# With little data the convolution's built-in assumptions are worth a lot. In the full run the
-# CNN led by 9 points on 1,000 digits (0.977 against 0.886) and by 6 on 10,000 (0.991 against
-# 0.932): the gap narrows as the data grows, and on all 60,000 digits the larger ViT above gets
-# close to the CNNs of lesson 04. This is the original ViT paper's finding at scale: ViTs lose to
-# ResNets when trained on ImageNet's 1.3 M images and win when pre-trained on 300 M. Lesson 07
-# took the other road — start from a network already trained on ImageNet.
+# With little data the convolution's built-in assumptions are worth a lot. Compare the full run's
+# rows for 1,000 and 10,000 digits (its tables above): the gap narrows as the data grows. This is
+# the original ViT paper's finding at scale: ViTs lose to ResNets when trained on ImageNet's
+# 1.3 M images and win when pre-trained on 300 M. The transfer-learning lesson took the other
+# road — start from a network already trained on ImageNet.
 #
-# The receptive field, measured rather than asserted: how much one output position of the first
-# layer changes when each input pixel changes (the gradient's magnitude), for a 5×5 convolution
-# and for one ViT block on 7×7 patches:
+# The receptive field, measured rather than asserted: which input pixels one output position of
+# the first layer depends on (a non-zero gradient), for a 5×5 convolution and for one ViT block
+# on 7×7 patches:
 
 # %%
 probe = digit.clone().requires_grad_(True)
@@ -531,8 +626,8 @@ conv5 = nn.Conv2d(1, 8, 5, padding=2)
 conv5(probe)[0, :, 14, 14].sum().backward()
 conv_field = probe.grad[0, 0].abs()
 probe.grad = None
-mnist_vit = ViT(ViTConfig(depth=1))
-mnist_vit.forward_features(probe)[0, 1 + 9].sum().backward()  # the token of patch (2, 1)
+one_block = ViT(ViTConfig(depth=1))
+one_block.forward_features(probe)[0, 1 + 9].sum().backward()  # the token of patch (2, 1)
 vit_field = probe.grad[0, 0].abs()
 fig, axes = plt.subplots(1, 2, figsize=(5, 2.6))
 for ax, field, title in zip(
@@ -544,39 +639,36 @@ for ax, field, title in zip(
 plt.show()
 
 # %% [markdown]
-# ## 8. Inside the trained ViTs
+# ## 9. Inside the trained ViTs
 #
 # **Learned positions.** The similarity map of section 2, now for the *learned* position vectors
-# after training (for the quick run, after very little training). They started as random noise;
-# no one told the model that the patches form a grid:
+# of the two trained models (in quick mode, after very little training). They started as random
+# noise; no one told the models that the patches form a grid:
 
 # %%
-show_saved(out / "mnist_positions.png", out / "pets_positions.png", width=4.5)
+result.show("mnist_positions", "pets_positions")
 
 # %% [markdown]
-# In the full run the learned positions are no longer noise. Both models learned first what
-# matters most for their data: patches at the border — blank in every MNIST digit, mostly
-# background in the photos — got similar vectors, and the interior ones are told apart from
-# them and from each other. Nobody told the model that the patches form a grid. (The quick run's
-# maps, after one short epoch, are still mostly noise.)
+# After a short quick-mode run the maps are still mostly noise. After the full run's 16 epochs,
+# each model has learned first what matters most for its data: the patches at the border —
+# blank in every MNIST digit, mostly background in the photos — get similar vectors, and the
+# interior ones are told apart from them and from each other.
 #
-# **Attention maps.** Load the trained MNIST ViT from its checkpoint and look at what the CLS
-# token attends to in the last block, averaged over heads, for a few test digits:
+# **Attention maps.** The MNIST ViT trained in section 7 is still in hand (`model`). What does the
+# CLS token attend to in the last block, averaged over heads, for a few test digits?
 
 # %%
 from e2edl.nn.vit import attention_maps, cls_rollout
 
-trained = ViT(MNIST_VIT_QUICK if QUICK else MNIST_VIT)
-trained.load_state_dict(torch.load(out / "mnist" / "checkpoint.pt", weights_only=True)["model"])
-trained.eval()
-g = trained.cfg.grid  # patches per side
-digits = ((x_test[:8].float() / 255 - 0.1307) / 0.3081).unsqueeze(1)  # (8, 1, 28, 28)
-last = attention_maps(trained, digits)[-1]  # (8, nh, 1 + g·g, 1 + g·g)
-from_cls = last.mean(1)[:, 0, 1:].reshape(-1, g, g)  # (8, g, g)
-rollout = cls_rollout(trained, digits)  # (8, g, g)
+model = model.cpu().eval()
+g = model.cfg.grid  # patches per side
+digits = ((mnist.x_test[:8].float() / 255 - mean) / std).unsqueeze(1)  # (8, 1, 28, 28)
+last = attention_maps(model, digits)[-1]  # (8, nh, 1 + g·g, 1 + g·g)
+from_cls = last.mean(1)[:, 0, 1:].reshape(-1, g, g)  # (8, g, g): CLS's row, patches only
+rollout = cls_rollout(model, digits)  # (8, g, g)
 fig, axes = plt.subplots(3, 8, figsize=(10, 4))
 for i in range(8):
-    axes[0, i].imshow(x_test[i], cmap="gray")
+    axes[0, i].imshow(mnist.x_test[i], cmap="gray")
     axes[1, i].imshow(from_cls[i], cmap="inferno")
     axes[2, i].imshow(rollout[i], cmap="inferno")
     for ax in axes[:, i]:
@@ -596,12 +688,64 @@ plt.show()
 # predicted):
 
 # %%
-show_saved(out / "pets_rollout.png", width=10)
+result.show("pets_rollout")
 
 # %% [markdown]
-# Rollout is a heuristic — it ignores the values and the MLPs — but it is cheap. In the full run
-# it often lands on the animal's body or head, and sometimes on the background: 8,000 photos
-# teach a ViT less than we would like. The claims:
+# Rollout is a heuristic — it ignores the values and the MLPs — but it is cheap. Look for whether
+# it lands on the animal's body or head, or on the background: a few thousand photos teach a ViT
+# less than we would like. The claims of this notebook's run are in the table `run_lesson`
+# printed in section 8:
 
 # %%
-assert passed(result), "a claim of this lesson failed; see the table above"
+assert result.passed(), "a claim of this lesson failed; see the table above"
+
+# %% [markdown]
+# ## Exercises
+#
+# Each exercise cell holds a stub; write the function, run the cell, then run the check below it.
+# It prints ✓, or ✗ with a hint saying what is wrong. (`e2edl check vit --notebook YOUR_COPY.ipynb`
+# runs the same checks from a terminal.)
+#
+# ### 1. Attention with a mask
+#
+# Write scaled dot-product attention for one or many heads: `q`, `k`, `v` are `(..., T, hs)`, and
+# `mask` is `None` or a boolean tensor that broadcasts to `(..., T, T)`, `True` where query *i*
+# may look at key *j* (PyTorch's convention). Return the `(..., T, hs)` output. The check compares
+# it with `F.scaled_dot_product_attention`, without a mask and with causal, padding and per-head
+# masks. Mind the scale (the head's width), where the mask goes (before the softmax), and which
+# axis the softmax runs over.
+
+# %% tags=["exercise"]
+import math
+
+import torch
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """softmax(q kᵀ / √hs, masked) v. q, k, v: (..., T, hs); mask: bool, True = may attend."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+check("attention-with-mask", scaled_dot_product_attention)
+
+# %% [markdown]
+# ### 2. Patches without `unfold`
+#
+# Write `patchify(images, patch_size)`: `(B, C, H, W)` → `(B, N, C·P·P)`, the non-overlapping
+# P×P patches read row by row, each flattened channel first, then its rows, then its columns (the
+# order of `conv.weight.flatten(1)`, so that a Linear on your patches equals the patch
+# convolution). Use only `reshape` and `permute`; the check compares with
+# `e2edl.nn.vit.patchify` on several image and patch sizes.
+
+# %% tags=["exercise"]
+import torch
+
+
+def patchify(images, patch_size):
+    """(B, C, H, W) → (B, N, C·P·P), patches row by row, each flattened (C, P, P)."""
+    raise NotImplementedError  # your code here
+
+
+# %%
+check("patchify", patchify)

@@ -216,9 +216,10 @@ def test_is_readable_image_agrees_with_the_decoder(image_files: dict[str, Path])
 
 
 def test_hugging_face_splits_drop_unreadable_files(tmp_path: Path, monkeypatch) -> None:
-    """Lesson 08's ``datasets`` path: an image folder with broken files gives only readable examples."""
+    """The huggingface-transfer lesson's ``datasets`` path: an image folder with broken files gives
+    only readable examples, split per class."""
     pytest.importorskip("datasets")
-    import e2edl.experiments.huggingface_transfer as hf_lesson
+    from e2edl.data import pets_hf
 
     root = tmp_path / "PetImages"
     for label, folder in enumerate(("Cat", "Dog")):
@@ -227,9 +228,9 @@ def test_hugging_face_splits_drop_unreadable_files(tmp_path: Path, monkeypatch) 
             photo(10 * label + i).save(root / folder / f"{i}.jpg", format="JPEG")
     (root / "Cat" / "10.jpg").write_bytes(b"")
     (root / "Dog" / "10.jpg").write_bytes((root / "Dog" / "0.jpg").read_bytes()[:300])  # truncated
-    monkeypatch.setattr(hf_lesson, "pets_image_folder", lambda: root)
+    monkeypatch.setattr(pets_hf, "pets_image_folder", lambda: root)
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
-    splits, unreadable = hf_lesson.load_splits(quick=False, progress=False)
+    splits, unreadable = pets_hf.load_pets_splits(progress=False)
     assert unreadable == 2
     assert len(splits["train"]) + len(splits["test"]) == 20 and len(splits["test"]) == 4
     assert sorted(splits["test"]["label"]) == [0, 0, 1, 1]  # stratified

@@ -182,3 +182,48 @@ def test_no_weights_anywhere_says_where_to_put_them(tmp_path, hub_dir, monkeypat
         WeightsUnavailable, match=r"Put resnet18-f37072fd\.pth in \$E2EDL_MIRROR/torchvision/"
     ):
         pretrained.imagenet_resnet18_state_dict(offline=True)
+
+
+def test_a_failed_download_says_why(tmp_path, hub_dir, monkeypatch):
+    import urllib.error
+
+    monkeypatch.delenv("E2EDL_MIRROR", raising=False)
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    with pytest.raises(WeightsUnavailable) as error:
+        pretrained.imagenet_resnet18_state_dict(offline=False)
+    message = str(error.value)
+    assert (
+        "download failed (URLError: <urlopen error [Errno -3] Temporary failure in name resolution>)"
+        in message
+    )
+    assert "\n" not in message
+
+
+def test_freeze_keeps_batchnorm_statistics_whatever_train_its_owner_is_called_with() -> None:
+    """``requires_grad_(False)`` alone lets BatchNorm's running averages drift once a loop calls
+    ``model.train()``; ``freeze`` keeps the module in eval mode, and its handle undoes that."""
+    torch.manual_seed(0)
+    x = torch.randn(8, 3, 32, 32)
+
+    def drift(model: nn.Module, backbone: nn.Module) -> float:
+        before = backbone.net.bn1.running_mean.clone()
+        model.train()
+        model(x)
+        return (backbone.net.bn1.running_mean - before).abs().max().item()
+
+    naive = nn.Sequential(ResNet18Features(), nn.Linear(512, 2))
+    naive[0].requires_grad_(False)
+    assert drift(naive, naive[0]) > 0  # the bug freeze fixes
+
+    model = nn.Sequential(ResNet18Features(), nn.Linear(512, 2))
+    handle = pretrained.freeze(model[0])
+    assert drift(model, model[0]) == 0
+    assert not any(p.requires_grad for p in model[0].parameters()) and model[1].weight.requires_grad
+    with torch.no_grad():  # and the frozen part computes what it computes in eval mode
+        torch.testing.assert_close(model.train()(x), model.eval()(x))
+    handle.remove()
+    assert drift(model, model[0]) > 0

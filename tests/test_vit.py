@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from timm.models.vision_transformer import VisionTransformer
@@ -107,7 +109,7 @@ def test_our_weights_give_identical_outputs_in_timm() -> None:
 
 
 def test_fixed_sincos_positions_are_a_saved_buffer_not_a_parameter() -> None:
-    cfg = ViTConfig(**{**MNIST_LIKE.__dict__, "positions": "sincos"})
+    cfg = replace(MNIST_LIKE, positions="sincos")
     model = ViT(cfg)
     assert "pos_embed" in model.state_dict()
     assert all(name != "pos_embed" for name, _ in model.named_parameters())
@@ -161,7 +163,7 @@ def test_attention_rollout() -> None:
 
 
 def test_conv_stem_makes_the_same_token_grid() -> None:
-    cfg = ViTConfig(**{**PETS_LIKE.__dict__, "stem": "conv"})
+    cfg = replace(PETS_LIKE, stem="conv")
     model = ViT(cfg).eval()
     x = images_for(cfg)
     assert model.patch_embed(x).shape == ViT(PETS_LIKE).patch_embed(x).shape == (3, cfg.grid**2, cfg.dim)

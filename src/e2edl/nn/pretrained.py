@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from e2edl.nn.resnet import ResNet18
 
@@ -109,7 +110,35 @@ class TransferNet(nn.Module):
         return self.head(self.backbone(x))  # (B, num_classes)
 
 
+def freeze(module: nn.Module) -> RemovableHandle:
+    """Freeze ``module`` for good: no gradients, and BatchNorm statistics that stay put.
+
+    ``requires_grad_(False)`` alone is not enough. A training loop calls ``model.train()`` (every
+    epoch in ``fit``, every step in Hugging Face's ``Trainer``), which puts the frozen part back
+    into train mode, where each BatchNorm normalises with the batch's statistics and moves its
+    running averages towards them — the ImageNet statistics the weights were trained with drift
+    away. So a forward pre-hook puts ``module`` back into eval mode before every call. Returns the
+    hook's handle: ``handle.remove()`` and ``module.requires_grad_(True)`` unfreeze it.
+    ``TransferNet.freeze_backbone`` does the same for its backbone by overriding ``train``.
+    """
+    module.requires_grad_(False)
+    module.eval()
+
+    def stay_in_eval_mode(frozen: nn.Module, args) -> None:
+        if frozen.training:
+            frozen.eval()
+
+    return module.register_forward_pre_hook(stay_in_eval_mode)
+
+
 # --------------------------------------------------------------------- torchvision's ResNet-18 weights
+
+
+def _reason(error: Exception) -> str:
+    """``URLError: <urlopen error [Errno -3] Temporary failure in name resolution>``: the type and
+    the first line of the message, so the user learns why, not only that."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _sha256_prefix_ok(path: Path) -> bool:
@@ -154,7 +183,7 @@ def imagenet_resnet18_state_dict(
                 RESNET18_URL, map_location="cpu", check_hash=True, progress=False, weights_only=True
             )
         except Exception as error:  # no network, DNS failure, bad hash, ...
-            tried.append(f"download failed ({type(error).__name__})")
+            tried.append(f"download failed ({_reason(error)})")
     raise WeightsUnavailable(
         f"ImageNet ResNet-18 weights unavailable: {'; '.join(tried)}. "
         f"Put {RESNET18_FILE} in $E2EDL_MIRROR/torchvision/ or {cached.parent}/."

@@ -2,18 +2,25 @@
 
 With a frozen backbone, every epoch would push the same images through the same network and get
 the same numbers. So push them through once, store the (N, D) feature matrix, and train the head
-on that: an epoch becomes a few matrix products.
+on that: an epoch becomes a few matrix products. ``FeatureSet`` is such a pair of matrices
+(training and validation) with their labels; it saves itself with the settings that made it, so a
+later run with the same settings reads it back instead of extracting it again.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from e2edl.train.fit import progress_enabled
+from e2edl.atomic import atomic_write
+from e2edl.progress import progress_enabled
+from e2edl.train.checkpoint import check_same_config, load_checkpoint
 
 
 @torch.no_grad()  # not inference_mode: the features go on to train a head
@@ -44,3 +51,33 @@ def extract_features(
             features = sum(backbone(view).float() for view in views) / len(views)
         outputs.append(features)
     return torch.cat(outputs)
+
+
+@dataclass
+class FeatureSet:
+    """A frozen backbone's features of a training and a validation part, with their labels."""
+
+    train: torch.Tensor  # (N_train, D) float32
+    train_labels: torch.Tensor  # (N_train,) int64
+    val: torch.Tensor  # (N_val, D) float32
+    val_labels: torch.Tensor  # (N_val,) int64
+    seconds: float  # how long extracting them took
+
+    @property
+    def dim(self) -> int:
+        return self.train.shape[1]
+
+    def save(self, path: str | os.PathLike, config: dict) -> Path:
+        """Write the features with ``config`` (the plain-value settings that produced them)."""
+        path = Path(path)
+        with atomic_write(path) as f:
+            torch.save({"features": self.__dict__, "config": dict(config)}, f)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, config: dict) -> FeatureSet:
+        """Read features saved by :meth:`save`; a ``CheckpointError`` names every setting that
+        differs from ``config`` (they would be another backbone's or another image size's)."""
+        stored = load_checkpoint(path)
+        check_same_config(Path(path), stored.get("config"), config)
+        return cls(**stored["features"])
