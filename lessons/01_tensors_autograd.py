@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 01 · Tensors and autograd, with an autograd engine from scratch
+# # Tensors and autograd, with an autograd engine from scratch
 #
 # Everything in deep learning is built from two things: **tensors** (arrays of numbers that know
 # their shape, type and device) and **automatic differentiation** (a way to get the derivative of

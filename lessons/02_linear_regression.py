@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 02 · Linear regression via SGD — then logistic and softmax regression
+# # Linear regression via SGD — then logistic and softmax regression
 #
 # Every model in this course, from this straight line to the vision transformer of the vit lesson,
 # is trained by the same three things: a **model** with parameters, a **loss** that says how wrong

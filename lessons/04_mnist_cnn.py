@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 04 · MNIST with a convolutional network
+# # MNIST with a convolutional network
 #
 # The fully connected network of the mnist-mlp lesson sees an image as 784 unrelated numbers: shift
 # a digit by one pixel and, to that network, every input has changed. A **convolutional** network

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 05 · Autoencoders: learning to compress
+# # Autoencoders: learning to compress
 #
 # So far every network learned to predict a *label*. An **autoencoder** has no labels: it learns to
 # predict its own input. That sounds trivial — copy the pixels — until we force the data through a

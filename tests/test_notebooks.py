@@ -35,6 +35,10 @@ def test_the_set_up_cell_pins_the_release_and_names_the_lesson(lesson) -> None:
     assert installs == [f"git+https://github.com/e2edl/e2edl@v{__version__}"], installs
     assert f'setup_lesson("{lesson.name}")' in source
     assert "show_saved" not in source, "show the run's figures with result.show(...), not PNGs from disk"
+    title = re.search(r"^# # (.+)$", source, re.M)
+    assert title and not re.match(r"\d", title.group(1)), (
+        "the lesson's title carries no number: the number comes from the course order (setup_lesson prints it)"
+    )
 
 
 def _text(output) -> str:

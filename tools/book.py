@@ -173,6 +173,7 @@ def page_notebook(page: Page) -> nbformat.NotebookNode:
     if title is None or not cells[title].source.lstrip().startswith("# "):
         raise BookError(f"{page.executed}: a lesson starts with a markdown cell holding its '# title'")
     heading, _, rest = cells[title].source.lstrip().partition("\n")
+    heading = f"# {page.number:02d} · {heading[2:].strip()}"  # the number comes from the course order
     cells[title : title + 1] = [nbformat.v4.new_markdown_cell(heading), launch_cell(page)] + (
         [nbformat.v4.new_markdown_cell(rest.strip())] if rest.strip() else []
     )
