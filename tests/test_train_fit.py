@@ -552,3 +552,165 @@ def test_resuming_a_finished_run_with_its_config_trains_nothing(tmp_path: Path) 
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), model2.state_dict().values()))
     steps = [s["step"] for s in optimizer2.state_dict()["state"].values()]
     assert steps == [s["step"] for s in optimizer.state_dict()["state"].values()] and float(steps[0]) == 8
+
+
+# ------------------------------------------------------------------ a step budget and an endless sampler
+
+
+class Bigram(nn.Module):
+    """Next token from the current one: (B, T) ids → (B, T, V) logits, with dropout (global RNG)."""
+
+    def __init__(self, vocab: int = 11) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, 16)
+        self.drop = nn.Dropout(0.2)
+        self.head = nn.Linear(16, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.drop(self.embed(ids)))
+
+
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def token_stream(n: int = 2000) -> torch.Tensor:
+    """A sequence with structure to learn: each token mostly followed by the next one, mod 11."""
+    g = torch.Generator().manual_seed(0)
+    steps = torch.where(torch.rand(n, generator=g) < 0.8, 1, torch.randint(11, (n,), generator=g))
+    return steps.cumsum(0) % 11
+
+
+def train_steps(run_dir=None, steps: int = 30, resume: bool = False, loss_fn=next_token_loss, **options):
+    from e2edl.train.batches import RandomBatches
+
+    torch.manual_seed(0)
+    model = Bigram()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    history = fit(
+        model,
+        RandomBatches(token_stream(), block_size=8, batch_size=4, seed=3),
+        steps=steps,
+        loss_fn=loss_fn,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 / (1 + s)),
+        scheduler_interval="step",
+        val_loader=[(token_stream(64)[:-1].view(7, 9), token_stream(64)[1:].view(7, 9))],
+        run_dir=run_dir,
+        resume=resume,
+        progress=False,
+        **options,
+    )
+    return model, history
+
+
+def test_random_batches_are_shifted_windows_and_resume_from_their_state() -> None:
+    from e2edl.train.batches import RandomBatches
+
+    ids = torch.arange(50)
+    batches = RandomBatches(ids, block_size=6, batch_size=5, seed=1)
+    for x, y in (next(batches) for _ in range(20)):
+        assert x.shape == y.shape == (5, 6)
+        assert torch.equal(y, x + 1)  # the targets are the inputs shifted by one position
+        assert x.min() >= 0 and y.max() <= 49
+    state = batches.state_dict()
+    ahead = [next(batches) for _ in range(3)]
+    restored = RandomBatches(ids, block_size=6, batch_size=5, seed=99)
+    restored.load_state_dict(state)
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(ahead, (next(restored) for _ in range(3))))
+    assert restored.drawn == batches.drawn == 23
+    with pytest.raises(ValueError, match="no window of block_size 6"):
+        RandomBatches(torch.arange(6), block_size=6, batch_size=2)
+
+
+def test_a_step_budget_records_every_eval_every_steps_and_after_the_last(tmp_path: Path) -> None:
+    model, history = train_steps(tmp_path, steps=25, eval_every=10)
+    assert [r["step"] for r in history.records] == [10, 20, 25]
+    assert all("epoch" not in r and "val_loss" in r for r in history.records)
+    assert history.records[-1]["train_loss"] < history.records[0]["train_loss"]
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert lines == history.records
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 25 and state["epoch"] is None and state["loader"]["drawn"] == 25
+    _, one_record = train_steps(steps=7)  # no eval_every: one record, after the last step
+    assert [r["step"] for r in one_record.records] == [7]
+
+
+def test_a_step_budget_is_the_plain_loop_bit_for_bit() -> None:
+    from e2edl.train.batches import RandomBatches
+
+    model, _ = train_steps(steps=12, eval_every=5)
+    torch.manual_seed(0)
+    plain = Bigram()
+    optimizer = torch.optim.AdamW(plain.parameters(), lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 / (1 + s))
+    seed_everything(0)  # what fit does first
+    batches = RandomBatches(token_stream(), block_size=8, batch_size=4, seed=3)
+    for _ in range(12):
+        x, y = next(batches)
+        optimizer.zero_grad(set_to_none=True)
+        next_token_loss(plain(x), y).backward()
+        optimizer.step()
+        scheduler.step()
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), plain.state_dict().values()))
+
+
+def test_a_step_budget_resumed_after_a_stop_ends_with_the_same_weights(tmp_path: Path) -> None:
+    """Stopped after its second record (as a kill would leave it: the checkpoint of step 10),
+    then resumed: the sampler's generator, dropout's RNG, the optimizer and the schedule all
+    continue, so the weights and the log equal an uninterrupted run's."""
+    straight, straight_history = train_steps(tmp_path / "straight", steps=30, eval_every=5)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_step_10(record: dict) -> None:
+        if record["step"] == 10:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_steps(tmp_path / "stopped", steps=30, eval_every=5, on_record=stop_at_step_10)
+    assert load_checkpoint(tmp_path / "stopped" / "checkpoint.pt")["step"] == 10
+    resumed, history = train_steps(tmp_path / "stopped", steps=30, eval_every=5, resume=True)
+    assert all(
+        torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values())
+    )
+
+    def losses(h):
+        return [(r["step"], r["train_loss"], r["val_loss"], r["lr"]) for r in h.records]
+
+    assert losses(history) == losses(straight_history)
+    again, finished = train_steps(tmp_path / "stopped", steps=30, eval_every=5, resume=True)  # trains nothing
+    assert finished.records == history.records
+
+
+def test_a_step_budget_says_what_to_do_with_bad_arguments() -> None:
+    model = Bigram()
+    args = dict(
+        loss_fn=next_token_loss, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False
+    )
+    with pytest.raises(ValueError, match="either epochs .* or steps"):
+        fit(model, [], epochs=1, steps=5, **args)
+    with pytest.raises(ValueError, match="either epochs .* or steps"):
+        fit(model, [], **args)
+    scheduler = torch.optim.lr_scheduler.StepLR(args["optimizer"], 1)
+    with pytest.raises(ValueError, match="scheduler_interval='step'"):
+        fit(model, [], steps=5, scheduler=scheduler, **args)
+    finite = [(torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long))] * 3
+    with pytest.raises(ValueError, match="ran out after 3 steps: a step budget needs an endless sampler"):
+        fit(model, finite, steps=5, **args)
+
+
+def test_a_step_budget_names_the_step_where_the_loss_diverged(tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def blows_up_at_step_7(logits, targets):
+        calls["n"] += torch.is_grad_enabled()  # training steps only, not the evaluations
+        loss = next_token_loss(logits, targets)
+        return loss * float("nan") if calls["n"] >= 7 else loss
+
+    with pytest.raises(
+        TrainingDiverged, match=r"loss became nan at step 7 \(seen at the record after step 10\)"
+    ):
+        train_steps(tmp_path, steps=20, eval_every=5, loss_fn=blows_up_at_step_7)
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 5

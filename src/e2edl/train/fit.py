@@ -6,6 +6,13 @@ resuming) and calls ``_train_epoch`` once per epoch, which calls ``_train_step``
 train loss, the validation scores, the clock. At the end of an epoch come the epoch's scheduler
 step, ``_save`` (the checkpoint) and ``_report`` (the ``on_record`` hook).
 
+**Epochs or a step budget.** ``fit(..., epochs=E)`` passes over a finite loader E times.
+``fit(..., steps=N, eval_every=M)`` instead takes N batches from an *endless* sampler (a language
+model's random windows of one long text, ``e2edl.train.batches.RandomBatches``): ``_train_steps``
+calls the same ``_train_step``, and every M steps (and after the last) the same ``_record``,
+``_save`` and ``_report``. The sampler's ``state_dict()`` (its generator) goes into the
+checkpoint like a loader's, so a resumed run draws the batches an uninterrupted one would.
+
 The checkpoint holds everything that decides what happens next — weights, optimizer, scheduler,
 grad scaler, every RNG state, the epoch and the data order — so ``resume=True`` after a kill
 finishes with exactly the weights an uninterrupted run would have (on the CPU, bit for bit).
@@ -23,10 +30,7 @@ resumed runs are tested bit for bit; off on a GPU, where deterministic kernels a
 
 **Where later additions plug in** (each is an addition, not a rewrite):
 
-- *A step budget with an endless random-batch sampler* (GPT): a driver beside ``_train_epoch``
-  that takes ``eval_every`` batches at a time from the sampler and calls the same
-  ``_train_step``, ``_record``, ``_save`` and ``_report``; the checkpoint already stores the
-  step, and the sampler's state travels like the loader's (``state_dict``/``load_state_dict``).
+- *A step budget with an endless random-batch sampler* (GPT): done, ``_train_steps`` above.
 - *Loggers* (W&B, TensorBoard) sit beside ``metrics.jsonl`` in ``MetricsLog.log``, which
   ``_record`` calls once per record (TensorBoard is there already).
 - *Rank awareness* (DDP): ``_Run`` gets the rank; ``_save``, the log and the progress bars act on
@@ -145,7 +149,8 @@ def fit(
     model: nn.Module,
     train_loader: Iterable,
     *,
-    epochs: int,
+    epochs: int | None = None,
+    steps: int | None = None,
     loss_fn: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
@@ -165,11 +170,18 @@ def fit(
     deterministic: bool | None = None,
     on_record: Callable[[dict], None] | None = None,
 ) -> History:
-    """Train ``model`` for ``epochs`` epochs; return the :class:`History` of its records.
+    """Train ``model`` for ``epochs`` epochs (or ``steps`` steps); return the :class:`History`
+    of its records.
 
     Args:
         train_loader: iterable of ``(inputs, targets)`` batches; if it (or its sampler) has
             ``set_epoch``, it is called before each epoch so the order depends on the epoch only.
+            With ``steps``: an endless iterable of batches; if it has ``state_dict`` /
+            ``load_state_dict``, its state is checkpointed (``e2edl.train.batches.RandomBatches``).
+        epochs: passes over ``train_loader``; give either this or ``steps``.
+        steps: a step budget instead of epochs: take this many batches from the endless
+            ``train_loader``, recording (evaluating, checkpointing, reporting) every ``eval_every``
+            steps and after the last. Records then have no ``epoch``, only a ``step``.
         scheduler_interval: ``"epoch"`` or ``"step"`` — when ``scheduler.step()`` is called.
         metrics: name → torchmetrics metric, computed on ``val_loader`` as ``val_<name>``.
         device: ``None``/``"auto"`` picks cuda → mps → cpu.
@@ -181,7 +193,8 @@ def fit(
         eval_every: also evaluate (and log a record) every this many steps inside an epoch, for
             short runs where "when did it reach 99%?" needs a finer clock than epochs. Mid-epoch
             records have a fractional ``epoch`` (1.5 = half-way through the second epoch).
-            ``None`` or 0: records at the ends of epochs only.
+            ``None`` or 0: records at the ends of epochs only. With ``steps``: a record (and a
+            checkpoint) every this many steps; ``None`` or 0: one record, after the last step.
         config: the recipe's settings (plain values), saved in the checkpoint. Resuming from a
             checkpoint whose config differs is an error that names the differences: the weights
             would belong to another recipe. A finished checkpoint with the same config is reused
@@ -193,7 +206,7 @@ def fit(
             once the checkpoint holding it is written. For reporting to a tuner; raising from
             it stops the run (early stopping), keeping that checkpoint.
     """
-    _check_arguments(train_loader, epochs, scheduler, scheduler_interval, run_dir, resume, eval_every)
+    _check_arguments(train_loader, epochs, steps, scheduler, scheduler_interval, run_dir, resume, eval_every)
     device = pick_device(device)
     if deterministic is None:
         deterministic = device.type == "cpu"
@@ -221,6 +234,12 @@ def fit(
         start_epoch = _restore(run) if resume else 0
         run.scale = run.scaler.get_scale() if run.scaler.is_enabled() else None
         run.log.restart(run.history.records)
+        if steps is not None:
+            try:
+                _train_steps(run, steps)
+            finally:
+                run.log.close()
+            return run.history
         epoch_bar = tqdm(
             range(start_epoch, epochs), desc="epochs", initial=start_epoch, total=epochs, disable=not run.show
         )
@@ -237,10 +256,19 @@ def fit(
 
 
 def _check_arguments(
-    train_loader, epochs, scheduler, scheduler_interval, run_dir, resume, eval_every
+    train_loader, epochs, steps, scheduler, scheduler_interval, run_dir, resume, eval_every
 ) -> None:
     """Bad combinations of ``fit``'s arguments, each a one-line error that says what to do."""
-    if epochs < 0:
+    if (epochs is None) == (steps is None):
+        raise ValueError(
+            "give fit either epochs (passes over a loader) or steps (a budget of batches): exactly one"
+        )
+    if steps is not None:
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        if scheduler is not None and scheduler_interval != "step":
+            raise ValueError("a step budget has no epochs: use scheduler_interval='step'")
+    elif epochs < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if scheduler_interval not in ("epoch", "step"):
         raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
@@ -250,7 +278,7 @@ def _check_arguments(
         raise ValueError(
             f"eval_every must be a number of steps (0 or None: only at epoch ends), got {eval_every}"
         )
-    if eval_every and not hasattr(train_loader, "__len__"):
+    if eval_every and steps is None and not hasattr(train_loader, "__len__"):
         raise ValueError("eval_every needs a train_loader with a length (to place records inside the epoch)")
     if scheduler_interval == "step" and isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         raise ValueError("ReduceLROnPlateau needs a metric: use scheduler_interval='epoch'")
@@ -315,8 +343,9 @@ def _restore(run: _Run) -> int:
     run.history.records = list(state["history"])
     run.elapsed = run.history.last.get("elapsed", 0.0)
     if run.show:
-        tqdm.write(f"resuming {run.run_dir} after epoch {state['epoch']}")
-    return state["epoch"]
+        after = f"epoch {state['epoch']}" if state["epoch"] is not None else f"step {state['step']}"
+        tqdm.write(f"resuming {run.run_dir} after {after}")
+    return state["epoch"] or 0
 
 
 class _Window:
@@ -327,8 +356,8 @@ class _Window:
     names the step where a diverged run went wrong.
     """
 
-    def __init__(self, run: _Run, epoch: int) -> None:
-        self.epoch = epoch  # 0-based
+    def __init__(self, run: _Run, epoch: int | None) -> None:
+        self.epoch = epoch  # 0-based; None under a step budget
         self.first_step = run.step
         self.loss_sum = torch.zeros((), dtype=_sum_dtype(run.device), device=run.device)
         self.finite_steps = torch.zeros((), dtype=torch.int64, device=run.device)
@@ -366,6 +395,40 @@ def _train_epoch(run: _Run, epoch: int) -> dict:
     return record
 
 
+def _train_steps(run: _Run, steps: int) -> None:
+    """A step budget: batches from the endless ``run.train_loader`` until ``run.step == steps``,
+    with a record, the checkpoint and the report hook every ``eval_every`` steps and after the
+    last. A resumed run starts at its checkpoint's step (always a record's step)."""
+    run.model.train()
+    batches = iter(run.train_loader)
+    every = run.eval_every or steps
+    bar = tqdm(total=steps, initial=run.step, desc="steps", disable=not run.show)
+    display = _LossDisplay(bar)
+    try:
+        while run.step < steps:
+            window = _Window(run, None)
+            end = min(steps, (run.step // every + 1) * every)  # the next record's step
+            while run.step < end:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    raise ValueError(
+                        f"the sampler ran out after {run.step} steps: a step budget needs an endless sampler "
+                        "(e2edl.train.batches.RandomBatches), or use epochs"
+                    ) from None
+                window.add(*_train_step(run, batch))
+                bar.update(1)
+                display.update(window)
+            record = _record(run, window, None)
+            _save(run, None)
+            _report(run, record)
+            bar.set_postfix(
+                {k: f"{v:.4g}" for k, v in record.items() if k.startswith(("train_loss", "val_"))}
+            )
+    finally:
+        bar.close()
+
+
 def _train_step(run: _Run, batch) -> tuple[torch.Tensor, int]:
     """One optimisation step on one batch; returns the loss (still on the device) and the batch
     size. Nothing here reads a value back from the device (except for fp16 loss scaling)."""
@@ -398,13 +461,15 @@ def _optimizer_step(run: _Run) -> bool:
     return updated
 
 
-def _record(run: _Run, window: _Window, epoch: float) -> dict:
+def _record(run: _Run, window: _Window, epoch: float | None) -> dict:
     """Close ``window`` into a record — train loss (checked finite before anything is written),
-    learning rate, validation scores, seconds — and append it to the history and the log."""
+    learning rate, validation scores, seconds — and append it to the history and the log.
+    ``epoch`` None (a step budget): the record has a ``step`` and no ``epoch``."""
     loss_sum, finite_steps = window.loss_sum.item(), int(window.finite_steps.item())
     if not math.isfinite(loss_sum):
         raise _diverged(run, window, loss_sum, finite_steps)
-    record = {"epoch": epoch, "step": run.step, "train_loss": loss_sum / max(window.samples, 1)}
+    record = {"epoch": epoch} if epoch is not None else {}
+    record.update({"step": run.step, "train_loss": loss_sum / max(window.samples, 1)})
     record["lr"] = run.optimizer.param_groups[0]["lr"]
     if run.val_loader is not None:
         scores = evaluate(run.model, run.val_loader, run.loss_fn, run.metrics, device=run.device, amp=run.amp)
@@ -423,8 +488,9 @@ def _diverged(run: _Run, window: _Window, loss_sum: float, finite_steps: int) ->
     kept = "no checkpoint was written"
     if path is not None and path.is_file():
         kept = f"the last good checkpoint is {path}, left as it was"
+    at_epoch = f"epoch {window.epoch + 1}, " if window.epoch is not None else ""
     return TrainingDiverged(
-        f"loss became {loss_sum} at epoch {window.epoch + 1}, step {window.first_step + finite_steps + 1} "
+        f"loss became {loss_sum} at {at_epoch}step {window.first_step + finite_steps + 1} "
         f"(seen at the record after step {run.step}); {kept}. "
         "Try a lower learning rate or gradient clipping (grad_clip)."
     )
@@ -440,8 +506,9 @@ def _scheduler_epoch_step(run: _Run, record: dict) -> None:
         run.scheduler.step()
 
 
-def _save(run: _Run, epochs_done: int) -> None:
-    """Write the checkpoint (if the run has a folder): everything a resumed run needs."""
+def _save(run: _Run, epochs_done: int | None) -> None:
+    """Write the checkpoint (if the run has a folder): everything a resumed run needs.
+    ``epochs_done`` is None under a step budget (``step`` says where the run is)."""
     if run.checkpoint_path is None:
         return
     loader = run.train_loader
