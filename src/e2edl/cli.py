@@ -1,5 +1,8 @@
 """The ``e2edl`` command: ``list``, ``run``, ``course``, ``check`` and ``data``.
 
+``e2edl run NAME --nproc N`` runs the lesson in N processes under ``torchrun`` (``e2edl.launch``);
+``torchrun ... -m e2edl run NAME`` does the same by hand, on one machine or several.
+
 Exit codes: 0 everything claimed holds; 1 a claim failed or training diverged; 2 bad input
 (unknown lesson, data that cannot be had, a device that is not there).
 """
@@ -43,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one lesson's experiment and check its claims")
     run.add_argument("name", help="lesson name or number (see `e2edl list`)")
     _add_run_options(run)
+    run.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="train with N processes on this machine (runs this command under torchrun: DDP)",
+    )
 
     course = sub.add_parser("course", help="run every lesson and write report.md")
     _add_run_options(course)
@@ -122,8 +131,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from e2edl.course import RunConfig, get_lesson, run_lesson
+    from e2edl.train.distributed import launched_by_torchrun
 
     lesson = get_lesson(args.name)
+    if args.nproc < 1:
+        raise CLIError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc > 1 and not launched_by_torchrun():  # under torchrun already: we are a worker
+        from e2edl.launch import relaunch
+
+        return relaunch(args.argv, args.nproc)
     out = args.out or Path("runs") / lesson.name
     if args.resume and not (out / "result.json").exists() and not out.exists():
         print(f"note: {out} does not exist yet; starting from scratch")
@@ -197,7 +213,9 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "course": cmd_course, "check": cmd
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # `run --nproc N` starts the same command again under torchrun
     if args.mirror is not None:
         os.environ["E2EDL_MIRROR"] = str(args.mirror.resolve())
 

@@ -25,6 +25,12 @@ COURSE_ORDER = (
     "transfer_learning",
     "huggingface_transfer",
     "vit",
+    "sequences",
+    "gpt",
+    "huggingface_nlp",
+    "data_parallel",
+    "model_parallel",
+    "data_storage",
 )
 
 

@@ -16,6 +16,7 @@ from e2edl.course.reference import reference_value
 from e2edl.course.registry import get_lesson
 from e2edl.figures import Table, format_number, save_figure, show
 from e2edl.train.device import describe_machine
+from e2edl.train.distributed import is_main
 
 
 @dataclass
@@ -95,9 +96,10 @@ def run_lesson(name: str, cfg: RunConfig | None = None, *, echo: bool = True, **
     tables = outcome.get("tables", {})
     if not isinstance(tables, dict) or not all(isinstance(t, Table) for t in tables.values()):
         raise TypeError(f"{lesson.name}: an experiment returns its tables as {{name: Table}}")
-    for figure_name, fig in figures.items():
+    main = is_main()  # under torchrun every rank runs the lesson; rank 0 alone writes and prints
+    for figure_name, fig in figures.items() if main else ():
         save_figure(fig, cfg.out / f"{figure_name}.png")
-    for table_name, table in tables.items():
+    for table_name, table in tables.items() if main else ():
         write_text(cfg.out / f"{table_name}.md", table.to_markdown() + "\n")
     result = LessonResult(
         lesson=lesson.name,
@@ -112,8 +114,9 @@ def run_lesson(name: str, cfg: RunConfig | None = None, *, echo: bool = True, **
         machine=describe_machine(),
         out=cfg.out,
     )
-    write_json(cfg.out / "result.json", result.to_json())
-    if echo:
+    if main:
+        write_json(cfg.out / "result.json", result.to_json())
+    if echo and main:
         print(result)
     return result
 

@@ -33,9 +33,13 @@ resumed runs are tested bit for bit; off on a GPU, where deterministic kernels a
 - *A step budget with an endless random-batch sampler* (GPT): done, ``_train_steps`` above.
 - *Loggers* (W&B, TensorBoard) sit beside ``metrics.jsonl`` in ``MetricsLog.log``, which
   ``_record`` calls once per record (TensorBoard is there already).
-- *Rank awareness* (DDP): ``_Run`` gets the rank; ``_save``, the log and the progress bars act on
-  rank 0 only, and ``_record`` all-reduces the window's loss sum first, so that every rank sees
-  the same train loss and raises ``TrainingDiverged`` together.
+- *Rank awareness* (DDP, FSDP2): done. Under ``torchrun`` (``WORLD_SIZE`` > 1) ``fit`` joins the
+  process group, wraps the model (``strategy``: DDP or FSDP2, ``e2edl.train.parallel_model``) and
+  gives each rank its slice of every global batch (``e2edl.data.rank_shard``); ``_record`` sums the
+  window's loss over the ranks first, so every rank sees the same train loss and raises
+  ``TrainingDiverged`` together; only rank 0 shows progress bars and writes ``metrics.jsonl`` and
+  the checkpoint (full, unsharded weights plus every rank's RNG state); every rank resumes from it.
+  In a single process each of these calls is a no-op (``e2edl.train.distributed``).
 - *A per-evaluation report hook* (Ray Tune): ``on_record``, called after each record (at the end
   of an epoch once its checkpoint is written); raising from it stops the run.
 """
@@ -53,10 +57,18 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from e2edl.progress import progress_enabled
+from e2edl.train import distributed
 from e2edl.train.checkpoint import check_same_config, load_checkpoint, save_checkpoint
 from e2edl.train.device import pick_device
 from e2edl.train.history import History
 from e2edl.train.metrics_log import MetricsLog
+from e2edl.train.parallel_model import (
+    load_model_state,
+    load_optimizer_state,
+    model_state_dict,
+    optimizer_state_dict,
+    wrap_model,
+)
 from e2edl.train.seeding import deterministic_kernels, get_rng_state, seed_everything, set_rng_state
 
 __all__ = ["CHECKPOINT_NAME", "History", "TrainingDiverged", "evaluate", "fit", "progress_enabled"]
@@ -135,6 +147,7 @@ def evaluate(
         for metric in metrics.values():
             metric.update(outputs, targets)
     model.train(was_training)
+    total_loss, count = distributed.reduce_evaluation(loader, total_loss, count)  # a rank's shard: sum them
     result = {"loss": total_loss.item() / max(count, 1)} if loss_fn is not None else {}
     result.update({name: float(metric.compute()) for name, metric in metrics.items()})
     return result
@@ -169,6 +182,7 @@ def fit(
     config: Mapping | None = None,
     deterministic: bool | None = None,
     on_record: Callable[[dict], None] | None = None,
+    strategy: str = "ddp",
 ) -> History:
     """Train ``model`` for ``epochs`` epochs (or ``steps`` steps); return the :class:`History`
     of its records.
@@ -205,20 +219,24 @@ def fit(
         on_record: called with a copy of each record once it is logged — at the end of an epoch,
             once the checkpoint holding it is written. For reporting to a tuner; raising from
             it stops the run (early stopping), keeping that checkpoint.
+        strategy: under ``torchrun`` with several processes, how the model is made data-parallel:
+            ``"ddp"`` (a full copy per rank) or ``"fsdp"`` (FSDP2: each rank holds a shard; build
+            the optimizer before calling fit). Loaders give each rank its slice of every global
+            batch. Alone, ignored.
     """
     _check_arguments(train_loader, epochs, steps, scheduler, scheduler_interval, run_dir, resume, eval_every)
-    device = pick_device(device)
+    device = distributed.init_from_env(pick_device(device))  # joins torchrun's process group, if any
     if deterministic is None:
         deterministic = device.type == "cpu"
     with deterministic_kernels(deterministic):
         run = _Run(
-            model=model,
-            train_loader=train_loader,
+            model=wrap_model(model, strategy, device, optimizer),
+            train_loader=distributed.shard(train_loader),
             loss_fn=loss_fn,
             optimizer=optimizer,
             scheduler=scheduler,
             scheduler_interval=scheduler_interval,
-            val_loader=val_loader,
+            val_loader=distributed.shard(val_loader),
             metrics=metrics,
             device=device,
             amp=amp,
@@ -228,9 +246,9 @@ def fit(
             tensorboard=tensorboard,
             config=dict(config) if config is not None else None,
             on_record=on_record,
-            show=progress_enabled(progress),
+            show=progress_enabled(progress) and distributed.is_main(),
         )
-        seed_everything(seed)  # on resume too; the checkpoint's RNG states then replace these
+        seed_everything(seed + distributed.rank())  # per rank; on resume the checkpoint's RNG wins
         start_epoch = _restore(run) if resume else 0
         run.scale = run.scaler.get_scale() if run.scaler.is_enabled() else None
         run.log.restart(run.history.records)
@@ -317,7 +335,8 @@ class _Run:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=fp16_scaling)
         self.checkpoint_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
         self.steps_per_epoch = len(self.train_loader) if hasattr(self.train_loader, "__len__") else None
-        self.log = MetricsLog(self.run_dir, tensorboard=self.tensorboard)
+        main = distributed.is_main()  # only rank 0 writes the log
+        self.log = MetricsLog(self.run_dir if main else None, tensorboard=self.tensorboard and main)
         self.history = History(run_dir=self.run_dir)
 
 
@@ -330,15 +349,15 @@ def _restore(run: _Run) -> int:
         return 0
     state = load_checkpoint(path, map_location="cpu")  # RNG states must stay on the CPU
     check_same_config(path, state.get("config"), run.config)
-    run.model.load_state_dict(state["model"])
-    run.optimizer.load_state_dict(state["optimizer"])
+    load_model_state(run.model, state["model"])
+    load_optimizer_state(run.model, run.optimizer, state["optimizer"])
     if run.scheduler is not None and state.get("scheduler") is not None:
         run.scheduler.load_state_dict(state["scheduler"])
     if state.get("scaler"):
         run.scaler.load_state_dict(state["scaler"])
     if state.get("loader") is not None and hasattr(run.train_loader, "load_state_dict"):
         run.train_loader.load_state_dict(state["loader"])
-    set_rng_state(state["rng"])
+    set_rng_state(distributed.rank_rng_state(state))
     run.step = state["step"]
     run.history.records = list(state["history"])
     run.elapsed = run.history.last.get("elapsed", 0.0)
@@ -465,6 +484,7 @@ def _record(run: _Run, window: _Window, epoch: float | None) -> dict:
     """Close ``window`` into a record — train loss (checked finite before anything is written),
     learning rate, validation scores, seconds — and append it to the history and the log.
     ``epoch`` None (a step budget): the record has a ``step`` and no ``epoch``."""
+    distributed.reduce_window(window)  # over all ranks' batches
     loss_sum, finite_steps = window.loss_sum.item(), int(window.finite_steps.item())
     if not math.isfinite(loss_sum):
         raise _diverged(run, window, loss_sum, finite_steps)
@@ -513,18 +533,20 @@ def _save(run: _Run, epochs_done: int | None) -> None:
         return
     loader = run.train_loader
     state = {
-        "model": run.model.state_dict(),
-        "optimizer": run.optimizer.state_dict(),
+        "model": model_state_dict(run.model),  # full weights, without DDP's or FSDP's wrapping
+        "optimizer": optimizer_state_dict(run.model, run.optimizer),
         "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
         "scaler": run.scaler.state_dict() if run.scaler.is_enabled() else None,
         "loader": loader.state_dict() if hasattr(loader, "state_dict") else None,
         "rng": get_rng_state(),
+        "rng_ranks": distributed.gather_rng_states(),  # None in a single process
         "epoch": epochs_done,
         "step": run.step,
         "history": run.history.records,
         "config": run.config,
     }
-    save_checkpoint(state, run.checkpoint_path)
+    if distributed.is_main():  # every rank helped gather the state; rank 0 writes it
+        save_checkpoint(state, run.checkpoint_path)
 
 
 def _report(run: _Run, record: dict) -> None:
