@@ -23,19 +23,8 @@ import time
 import regex
 
 from e2edl.data import load_tinyshakespeare
-from e2edl.data.bpe import GPT2_PATTERN, gpt2_bpe_files, gpt2_tokenizer, tiktoken_gpt2
+from e2edl.data.bpe import GPT2_PATTERN, gpt2_tokenizer, hf_gpt2_tokenizer, tiktoken_gpt2
 from e2edl.figures import Table
-
-
-def hf_gpt2_tokenizer():
-    """Hugging Face ``tokenizers``' byte-level BPE with GPT-2's files, as GPT-2 configures it."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-
-    encoder_json, vocab_bpe = gpt2_bpe_files()
-    tokenizer = Tokenizer(models.BPE.from_file(str(encoder_json), str(vocab_bpe)))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    return tokenizer
 
 
 def median_seconds(function, repeats: int) -> tuple[float, list[int]]:

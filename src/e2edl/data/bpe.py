@@ -287,3 +287,15 @@ def tiktoken_gpt2():
         mergeable_ranks=data_gym_to_mergeable_bpe_ranks(str(vocab_bpe), str(encoder_json)),
         special_tokens={ENDOFTEXT: 50256},
     )
+
+
+def hf_gpt2_tokenizer():
+    """Hugging Face ``tokenizers``' byte-level BPE built from GPT-2's two files, configured as GPT-2
+    configures it (no prefix space): the Rust implementation to compare ours and tiktoken with."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    encoder_json, vocab_bpe = gpt2_bpe_files()
+    tokenizer = Tokenizer(models.BPE.from_file(str(encoder_json), str(vocab_bpe)))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    return tokenizer

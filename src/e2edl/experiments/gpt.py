@@ -37,7 +37,7 @@ import torch
 from e2edl.course.claims import Claim
 from e2edl.course.lesson import Lesson, RunConfig
 from e2edl.data import load_tinyshakespeare
-from e2edl.data.bpe import BPETokenizer, gpt2_bpe_files, gpt2_tokenizer, tiktoken_gpt2
+from e2edl.data.bpe import BPETokenizer, gpt2_tokenizer, hf_gpt2_tokenizer, tiktoken_gpt2
 from e2edl.data.text_windows import CharSplits
 from e2edl.figures import Table
 from e2edl.nn.generate import generate, generation_speed
@@ -240,17 +240,6 @@ def kv_cache_check(model: GPT, data: CharSplits) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- BPE
-
-
-def hf_gpt2_tokenizer():
-    """Hugging Face ``tokenizers``' byte-level BPE with GPT-2's two files, configured as GPT-2's."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-
-    encoder_json, vocab_bpe = gpt2_bpe_files()
-    tokenizer = Tokenizer(models.BPE.from_file(str(encoder_json), str(vocab_bpe)))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    return tokenizer
 
 
 def bpe_part(text: str, train_text: str, val_text: str, vocab_size: int) -> dict:
