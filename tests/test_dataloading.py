@@ -1,4 +1,4 @@
-"""Lesson 10's data-loading pieces: datasets over files and tensors, samplers, collate, workers."""
+"""The dataloaders lesson's pieces: datasets over files and tensors, samplers, collate, workers, throughput."""
 
 from __future__ import annotations
 
@@ -10,12 +10,26 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, TensorDataset
 
+from e2edl.data.broken_files import folder_with_broken_files
 from e2edl.data.collate import pad_collate, padding_mask, unpad
-from e2edl.data.datasets import ImageFileDataset, ImageFileStream, InMemoryImages, skip_none_collate
+from e2edl.data.datasets import (
+    ImageFileDataset,
+    ImageFileStream,
+    InMemoryImages,
+    UnshardedStream,
+    skip_none_collate,
+)
+from e2edl.data.imbalance import imbalanced_subset
 from e2edl.data.samplers import balanced_sampler, class_balancing_weights, class_shares
-from e2edl.data.throughput import samples_per_second
-from e2edl.data.worker_seeding import loader_generator, seed_worker
-from e2edl.experiments.dataloaders import NoisyNumbers, duplicated_fraction, per_worker_draws
+from e2edl.data.throughput import samples_per_second, spread_sample, throughput_table
+from e2edl.data.worker_seeding import (
+    NoisyNumbers,
+    duplicated_fraction,
+    loader_generator,
+    per_worker_draws,
+    reseed_generators,
+    seed_worker,
+)
 
 
 def photo(seed: int, size: int = 40) -> Image.Image:
@@ -90,6 +104,27 @@ def test_image_file_stream_shards_across_workers(jpeg_folder) -> None:
         assert sorted(got) == list(range(10)), workers  # each readable file exactly once
 
 
+def test_an_unsharded_stream_delivers_every_file_once_per_worker(jpeg_folder) -> None:
+    paths, labels, _ = jpeg_folder
+    stream = UnshardedStream(paths, labels, size=16)
+    got = [int(y) for _, ys in DataLoader(stream, batch_size=2, num_workers=2) for y in ys]
+    assert sorted(got) == sorted(list(range(10)) * 2)  # the pitfall: two workers, every file twice
+
+
+def test_folder_with_broken_files_adds_unreadable_jpegs(jpeg_folder, tmp_path: Path) -> None:
+    paths, _, broken = jpeg_folder
+    good = [p for p in paths if p.name not in broken][:4]
+    folder = folder_with_broken_files(good, tmp_path / "mixed", broken=3)
+    files = sorted(folder.glob("*.jpg"))
+    assert len(files) == 7
+    dataset = ImageFileDataset(files, [0] * len(files), size=16)
+    with pytest.warns(UserWarning, match="skipping unreadable"):
+        readable = [dataset[i] is not None for i in range(len(files))]
+    assert sum(readable) == 4
+    with pytest.raises(ValueError, match="at least one"):
+        folder_with_broken_files([], tmp_path / "empty")
+
+
 def test_in_memory_images_match_tensor_slicing() -> None:
     images = torch.randint(0, 256, (10, 3, 8, 8), dtype=torch.uint8)
     labels = torch.arange(10)
@@ -121,6 +156,17 @@ def test_weighted_sampler_draws_the_minority_half_the_time() -> None:
     assert abs(float(class_shares(drawn)[1]) - 0.5) <= 0.02
     shuffled = torch.cat([b for (b,) in DataLoader(TensorDataset(labels), batch_size=100, shuffle=True)])
     assert float(class_shares(shuffled)[1]) == pytest.approx(100 / 1100)  # shuffling keeps the imbalance
+
+
+def test_imbalanced_subset_has_the_counts_asked_for() -> None:
+    labels = torch.tensor([0, 1] * 50)
+    subset = imbalanced_subset(labels, [30, 5], seed=0)
+    assert torch.bincount(labels[subset]).tolist() == [30, 5]
+    assert torch.equal(subset, subset.sort().values) and len(set(subset.tolist())) == 35
+    assert torch.equal(subset, imbalanced_subset(labels, [30, 5], seed=0))
+    assert not torch.equal(subset, imbalanced_subset(labels, [30, 5], seed=1))
+    with pytest.raises(ValueError, match="class 1 has 50"):
+        imbalanced_subset(labels, [10, 60])
 
 
 # -------------------------------------------------------------------------------------- collate
@@ -172,8 +218,41 @@ def test_seed_worker_changes_numbers_between_epochs() -> None:
     assert epoch1 != epoch2
 
 
+def test_reseed_generators_gives_each_attribute_its_own_repeatable_stream() -> None:
+    import random
+
+    import numpy as np
+
+    class Holder:
+        def __init__(self) -> None:
+            self.a, self.b = np.random.default_rng(0), np.random.default_rng(0)
+            self.legacy, self.torch_rng = np.random.RandomState(0), torch.Generator().manual_seed(0)
+            self.python, self.n = random.Random(0), 7
+
+    first, second, other = Holder(), Holder(), Holder()
+    assert sorted(reseed_generators(first, 5)) == ["a", "b", "legacy", "python", "torch_rng"]
+    reseed_generators(second, 5)
+    reseed_generators(other, 6)
+    assert first.a.random() == second.a.random() != other.a.random()
+    assert first.b.random() != first.a.random()  # one dataset, two generators, two streams
+    assert first.n == 7
+
+
 def test_samples_per_second_counts_every_sample() -> None:
     timing = samples_per_second(
         lambda: DataLoader(TensorDataset(torch.zeros(50, 2)), batch_size=8), repeats=2
     )
     assert timing["samples"] == 50 and timing["per_second"] > 0 and len(timing["all_seconds"]) == 2
+
+
+def test_spread_sample_takes_every_class_and_throughput_table_reads_every_file(jpeg_folder) -> None:
+    paths, labels, broken = jpeg_folder
+    readable = [(p, y) for p, y in zip(paths, labels) if p.name not in broken]
+    picked, picked_labels = spread_sample([p for p, _ in readable], [y for _, y in readable], 5)
+    assert picked_labels == [0, 2, 4, 6, 8]
+    rows = throughput_table(picked, picked_labels, size=16, batch_size=2, repeats=1, workers=(0,))
+    assert [row["samples"] for row in rows] == [5] * len(rows)
+    assert {row["way"] for row in rows} >= {
+        "decode JPEGs, 0 workers",
+        "from the cache: TensorLoader (slicing)",
+    }

@@ -1,16 +1,20 @@
-"""Lesson 11's pieces: plain and residual deep CNNs, add vs concat skips, gradient norms, landscapes."""
+"""The residual lesson's pieces: plain and residual deep CNNs, add vs concat skips, gradient norms,
+landscapes, and the recipe that trains the depth study."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import torch
 from torch import nn
 
-from e2edl.experiments.residual import record_every
 from e2edl.nn.plain_residual import Block, DeepCNN, blocks_per_stage, weighted_layers
 from e2edl.nn.skip_connections import AddSkip, ConcatSkip, conv_bn_relu, dense_block, residual_stack
+from e2edl.recipes.residual import FULL_STUDY, QUICK_STUDY, DeepCNNRecipe, build_deep_cnn
 from e2edl.train.grad_norms import layer_grad_norms
 from e2edl.train.loss_landscape import filter_normalised_direction, loss_along
+from e2edl.train.record_every import record_every
 
 
 @pytest.mark.parametrize("depth", [8, 20, 44])
@@ -109,3 +113,48 @@ def test_filter_normalised_direction_and_landscape_restore_weights() -> None:
 
 def test_record_every_divides_the_epoch() -> None:
     assert [record_every(n) for n in (117, 39, 468, 7, 2, 1)] == [39, 13, 156, 1, 1, 1]
+    assert record_every(12, points=4) == 3
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        record_every(0)
+
+
+def test_the_recipe_gives_plain_and_residual_twins_the_same_start() -> None:
+    plain = build_deep_cnn(DeepCNNRecipe(depth=8, residual=False, width=4), seed=3)
+    residual = build_deep_cnn(DeepCNNRecipe(depth=8, residual=True, width=4), seed=3)
+    other_seed = build_deep_cnn(DeepCNNRecipe(depth=8, residual=True, width=4), seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), residual.state_dict().values()))
+    assert not torch.equal(residual.stem[0].weight, other_seed.stem[0].weight)
+    assert plain.residual is False and residual.residual is True
+
+
+def test_the_studies_train_each_depth_plain_and_residual_then_the_long_plain_runs() -> None:
+    names = [recipe.name for recipe in FULL_STUDY.recipes()]
+    assert names == ["plain-8-2ep", "residual-8-2ep", "plain-20-2ep", "residual-20-2ep", "plain-44-2ep",
+                     "residual-44-2ep", "plain-8-6ep", "plain-44-6ep"]  # fmt: skip
+    assert len(set(names)) == len(names)  # one run folder each
+    assert [recipe.name for recipe in QUICK_STUDY.recipes()] == ["plain-8-1ep", "residual-8-1ep",
+                                                                 "plain-20-1ep", "residual-20-1ep"]  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        FULL_STUDY.recipes()[0].lr = 1.0
+
+
+def test_train_deep_cnn_stores_its_recipe_and_a_finished_run_is_reused(tmp_path) -> None:
+    """The notebook trains with the recipe; the run, with resume=True and the same recipe, reuses it."""
+    from e2edl.data.mnist import MNIST
+    from e2edl.recipes.residual import train_deep_cnn
+    from e2edl.train import CheckpointError
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (300, 28, 28), dtype=torch.uint8, generator=generator)
+    digits = torch.randint(0, 10, (300,), generator=generator)
+    data = MNIST(images[:256], digits[:256], images[256:], digits[256:], images[256:], digits[256:], 0.0,
+                 "fashion-mnist")  # fmt: skip
+    recipe = DeepCNNRecipe(depth=8, residual=True, width=2, epochs=1, batch_size=64)
+    model, history = train_deep_cnn(data, recipe, run_dir=tmp_path / recipe.name, progress=False)
+    assert [r["step"] for r in history.records] == [1, 2, 3, 4]  # record_every(4 steps) = 1
+    again, reused = train_deep_cnn(data, recipe, run_dir=tmp_path / recipe.name, resume=True, progress=False)
+    assert reused.records == history.records
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    with pytest.raises(CheckpointError, match="lr"):
+        train_deep_cnn(data, dataclasses.replace(recipe, lr=0.05), run_dir=tmp_path / recipe.name, resume=True,
+                       progress=False)  # fmt: skip

@@ -83,3 +83,28 @@ def test_identity_shortcut_has_no_parameters() -> None:
     assert model.layer1[0].downsample is None and model.layer2[1].downsample is None
     assert model.layer2[0].downsample[0].stride == (2, 2)
     assert model.layer2[0].downsample[0].kernel_size == (1, 1)
+
+
+def test_train_resnet_stores_its_recipe_and_a_finished_run_is_reused(tmp_path) -> None:
+    """The notebook trains with the recipe; the run, with resume=True and the same recipe, reuses it."""
+    import dataclasses
+
+    from e2edl.data.pets_split import Pets
+    from e2edl.recipes.resnet_from_scratch import FULL_RECIPE, QUICK_RECIPE, train_resnet
+    from e2edl.train import CheckpointError
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (12, 3, 40, 40), dtype=torch.uint8, generator=generator)
+    labels = torch.tensor([0, 1] * 6)
+    data = Pets(images, labels, ["cat", "dog"], 0, torch.arange(8), torch.arange(8, 12), 0.0)
+    recipe = dataclasses.replace(QUICK_RECIPE, epochs=1, size=32, batch_size=4)
+    model, history = train_resnet(data, recipe, run_dir=tmp_path / "resnet18", progress=False, amp=False)
+    assert len(history.records) == 1 and 0 <= history.last["val_accuracy"] <= 1
+    again, reused = train_resnet(data, recipe, run_dir=tmp_path / "resnet18", resume=True, progress=False,
+                                 amp=False)  # fmt: skip
+    assert reused.records == history.records
+    assert torch.equal(model.fc.weight, again.fc.weight)
+    with pytest.raises(CheckpointError, match="epochs"):
+        train_resnet(data, dataclasses.replace(recipe, epochs=2), run_dir=tmp_path / "resnet18", resume=True,
+                     progress=False, amp=False)  # fmt: skip
+    assert (FULL_RECIPE.epochs, FULL_RECIPE.train_images) == (20, None)  # the full run: every training image

@@ -1,4 +1,4 @@
-"""Batching sequences of different lengths: pad to the longest, and remember the lengths (lesson 10).
+"""Batching sequences of different lengths: pad to the longest, and remember the lengths (the dataloaders lesson).
 
 ``default_collate`` stacks samples, so they must all have the same shape. Token sequences, audio
 clips and time series do not. ``pad_collate`` pads each batch only to *its* longest sequence

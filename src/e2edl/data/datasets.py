@@ -1,4 +1,4 @@
-"""PyTorch datasets for images: files on disk, tensors in memory, and a stream (lesson 10).
+"""PyTorch datasets for images: files on disk, tensors in memory, and a stream (the dataloaders lesson).
 
 - ``ImageFileDataset``: map-style (``len`` and ``dataset[i]``); decodes one file per item, so the
   work can be spread over ``DataLoader`` workers. An unreadable file becomes ``None``, which
@@ -6,7 +6,8 @@
 - ``InMemoryImages``: map-style over an already-decoded uint8 tensor (``load_pets_tensors``):
   indexing, no decoding.
 - ``ImageFileStream``: an ``IterableDataset`` that reads its files in order and gives each
-  ``DataLoader`` worker its own share (without that, every worker yields the whole stream).
+  ``DataLoader`` worker its own share. ``UnshardedStream`` is the pitfall it avoids: every worker
+  yields the whole stream.
 """
 
 from __future__ import annotations
@@ -127,3 +128,12 @@ class ImageFileStream(IterableDataset):
             image = read_image_or_none(self.paths[index], self.size)
             if image is not None:
                 yield image, self.labels[index]
+
+
+class UnshardedStream(ImageFileStream):
+    """The pitfall of ``IterableDataset``: a stream that ignores which worker it runs in, so each of
+    ``K`` workers yields every file and the loader delivers each one ``K`` times. Do not use it;
+    it is here to show what ``ImageFileStream.share`` prevents."""
+
+    def share(self) -> range:
+        return range(len(self.paths))

@@ -1,4 +1,4 @@
-"""Deep CNNs of a chosen depth, with or without identity skip connections (lesson 11).
+"""Deep CNNs of a chosen depth, with or without identity skip connections (the residual lesson).
 
 The CIFAR networks of He et al. (2015, section 4.2), made for 28×28 grey images. A network of
 ``depth = 6n + 2`` weighted layers is::
@@ -66,7 +66,7 @@ class DeepCNN(nn.Module):
     """A plain or residual CNN with ``depth`` weighted layers; (B, in_channels, H, W) → (B, num_classes).
 
     ``zero_init_residual=True`` starts every residual block's last BatchNorm scale at 0, so each
-    block begins as exactly the identity (Goyal et al., 2017) — shown in lesson 11, off by default
+    block begins as exactly the identity (Goyal et al., 2017) — shown in the residual lesson, off by default
     so that plain and residual networks start from the same weights.
     """
 

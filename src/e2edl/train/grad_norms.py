@@ -1,4 +1,4 @@
-"""How much gradient reaches each layer: per-layer gradient norms on one batch (lesson 11)."""
+"""How much gradient reaches each layer: per-layer gradient norms on one batch (the residual lesson)."""
 
 from __future__ import annotations
 

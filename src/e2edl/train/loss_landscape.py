@@ -1,4 +1,4 @@
-"""The loss along a random direction in weight space, scaled per filter (Li et al., 2018) (lesson 11).
+"""The loss along a random direction in weight space, scaled per filter (Li et al., 2018; the residual lesson).
 
 A direction ``d`` is a random tensor for every weight. Raw Gaussian noise would be unfair between
 networks: a network whose weights are large barely notices a step of size 1, one with small
