@@ -303,7 +303,8 @@ def test_setup_lesson_reads_the_mode_and_names_the_run_folder(tmp_path, monkeypa
     monkeypatch.setenv("E2EDL_QUICK", "1")
     monkeypatch.setenv("E2EDL_RUNS", str(tmp_path))
     quick, out = setup_lesson("linear-regression")
-    assert quick and out == tmp_path / "02_linear_regression"
+    assert quick and out == tmp_path / "quick" / "02_linear_regression"
     assert "quick mode" in capsys.readouterr().out
     monkeypatch.delenv("E2EDL_QUICK")
-    assert setup_lesson("linear-regression")[0] is False
+    assert setup_lesson("linear-regression") == (False, tmp_path / "02_linear_regression")
+    assert setup_lesson("linear-regression", quick=True)[1] == out
