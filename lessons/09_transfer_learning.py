@@ -261,7 +261,7 @@ full_run("transfer-learning")
 # %% [markdown]
 # Read the two side by side: the head on pretrained features reaches a higher validation accuracy
 # in a fraction of the time that training from scratch needs — the knowledge in the ImageNet
-# weights is worth more than tens of minutes of training on a few thousand photos.
+# weights is worth more than the whole of the from-scratch training on the same photos.
 #
 # The photos the head-only model gets wrong, the most confident mistakes first:
 

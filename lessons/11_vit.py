@@ -542,7 +542,7 @@ print(f"validation accuracy after {recipe.epochs} epoch(s): {history.last['val_a
 # - **LayerNorm vs BatchNorm**, and **attention vs convolution**, on MNIST with the 4-block ViT —
 #   both scored on the validation digits.
 #
-# One change for Dogs vs Cats. A few thousand training photos are very few for a model that must
+# One change for Dogs vs Cats. Its training photos are very few for a model that must
 # learn from data everything a CNN is told — that nearby pixels belong together — and a plain
 # ViT learns slowly on them. The pets model therefore builds its tokens with a **convolutional
 # stem** instead of one 8×8 linear map per patch: three 3×3 convolutions of stride 2 (64 → 32 →
@@ -568,8 +568,8 @@ result.show("mnist_curves", "pets_curves")
 
 # %% [markdown]
 # Validation accuracy on Dogs vs Cats jumps by several points from epoch to epoch: a model still
-# far from converged, scored on a couple of thousand photos. More epochs, larger images and
-# stronger augmentation (mixup, RandAugment) are what would take it further.
+# far from converged. More epochs, larger images and stronger augmentation (mixup, RandAugment)
+# are what would take it further.
 #
 # What the full run measured on the reference machine (16 epochs for each model; this
 # notebook's run is above):
@@ -655,7 +655,9 @@ result.show("mnist_positions", "pets_positions")
 # interior ones are told apart from them and from each other.
 #
 # **Attention maps.** The MNIST ViT trained in section 7 is still in hand (`model`). What does the
-# CLS token attend to in the last block, averaged over heads, for a few test digits?
+# CLS token attend to in the last block, averaged over heads, for a few test digits? (Top row: the
+# digits; middle: the last block's attention from CLS; bottom: the rollout over all blocks,
+# explained next.)
 
 # %%
 from e2edl.nn.vit import attention_maps, cls_rollout
@@ -692,9 +694,9 @@ result.show("pets_rollout")
 
 # %% [markdown]
 # Rollout is a heuristic — it ignores the values and the MLPs — but it is cheap. Look for whether
-# it lands on the animal's body or head, or on the background: a few thousand photos teach a ViT
-# less than we would like. The claims of this notebook's run are in the table `run_lesson`
-# printed in section 8:
+# it lands on the animal's body or head, or on the background: the Dogs vs Cats training photos
+# teach a ViT from scratch less than we would like. The claims of this notebook's run are in the
+# table `run_lesson` printed in section 8:
 
 # %%
 assert result.passed(), "a claim of this lesson failed; see the table above"

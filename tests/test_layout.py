@@ -61,3 +61,13 @@ def test_nothing_imports_an_experiment() -> None:
         if floor(m) == "experiments"
     ]
     assert offenders == []
+
+
+def test_the_readme_lists_every_lesson_with_its_colab_link() -> None:
+    """The README's lesson table and Colab links follow the registry: a new lesson adds its row."""
+    from e2edl.course.registry import all_lessons
+
+    readme = (ROOT / "README.md").read_text()
+    for lesson in all_lessons():
+        assert f"| {lesson.number:02d} | `{lesson.name}` |" in readme, f"README: no row for {lesson.name}"
+        assert f"/notebooks/{lesson.stem}.ipynb)" in readme, f"README: no Colab link for {lesson.stem}"

@@ -85,3 +85,26 @@ def expect_equal(got, want, what: str) -> None:
     """Exact equality for plain values (ints, tuples, strings)."""
     if got != want:
         raise Hint(f"{what} is {got!r}, expected {want!r}.")
+
+
+def _close(got, want: torch.Tensor, atol: float, rtol: float) -> bool:
+    return (
+        isinstance(got, torch.Tensor)
+        and got.shape == want.shape
+        and torch.allclose(got.detach().float(), want, atol=atol, rtol=rtol, equal_nan=True)
+    )
+
+
+def expect_tensor_naming_mistakes(
+    got, want: torch.Tensor, mistakes: list[tuple[torch.Tensor, str]], what: str,
+    atol: float = 1e-5, rtol: float = 1e-4,
+) -> None:  # fmt: skip
+    """Pass if ``got`` is close to ``want``; if it equals what a typical mistake computes (the
+    ``(tensor, hint)`` pairs of ``mistakes``, in order), raise that mistake's hint; otherwise the
+    general hint of :func:`expect_tensor` (shape, where and by how much)."""
+    if _close(got, want, atol, rtol):
+        return
+    for wrong, hint in mistakes:
+        if _close(got, wrong, atol, rtol):
+            raise Hint(hint)
+    expect_tensor(got, want, what, atol=atol, rtol=rtol)

@@ -16,27 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from e2edl.data.bpe import merge_pair
-from e2edl.exercises.checking import Hint, call, expect_equal, expect_tensor
+from e2edl.exercises.checking import Hint, call, expect_equal, expect_tensor, expect_tensor_naming_mistakes
 from e2edl.exercises.exercise import Exercise
-
-
-def _close(got, want: torch.Tensor) -> bool:
-    return (
-        isinstance(got, torch.Tensor)
-        and got.shape == want.shape
-        and torch.allclose(got.detach().float(), want, atol=1e-5, rtol=1e-4, equal_nan=True)
-    )
-
-
-def _name_the_mistake(got, want: torch.Tensor, mistakes: list[tuple[torch.Tensor, str]], what: str) -> None:
-    """Pass if ``got`` is right; raise the hint of the first mistake ``got`` equals; else the
-    general hint of ``expect_tensor`` (shape, where and by how much)."""
-    if _close(got, want):
-        return
-    for wrong, hint in mistakes:
-        if _close(got, wrong):
-            raise Hint(hint)
-    expect_tensor(got, want, what, atol=1e-5, rtol=1e-4)
 
 
 def _random(shape: tuple[int, ...], seed: int) -> list[torch.Tensor]:
@@ -83,7 +64,7 @@ def check_causal_attention(fn) -> None:
             (_attention(q, k, v, keep=tril, dim=-2), "the softmax runs over the wrong axis: over the keys (dim=-1), "
              "so that each query's weights sum to 1."),
         ]  # fmt: skip
-        _name_the_mistake(got, want, mistakes, f"the output for q, k, v of shape {shape}")
+        expect_tensor_naming_mistakes(got, want, mistakes, f"the output for q, k, v of shape {shape}")
 
 
 # ------------------------------------------------------------------------------------- BPE merge
@@ -165,9 +146,9 @@ def check_top_k(fn) -> None:
                     mistakes.append((_probabilities(logits, temperature, off),
                                      f"you kept {off} tokens per row; keep exactly top_k = {top_k}."))  # fmt: skip
         if isinstance(got, torch.Tensor) and got.shape == want.shape and (got[want == 0] != 0).any():
-            _name_the_mistake(got, want, mistakes, described)
+            expect_tensor_naming_mistakes(got, want, mistakes, described)
             raise Hint(f"tokens outside the top {top_k} must get probability exactly 0 ({described}).")
-        _name_the_mistake(got, want, mistakes, f"the probabilities for {described}")
+        expect_tensor_naming_mistakes(got, want, mistakes, f"the probabilities for {described}")
     if top_k_error := _big_k_error(fn, logits):
         raise Hint(top_k_error)
 
@@ -178,7 +159,9 @@ def _big_k_error(fn, logits) -> str | None:
         got = fn(logits.clone(), 1.0, 100)
     except Exception as error:  # noqa: BLE001 — reported as a hint
         return f"top_k larger than the vocabulary must keep every token, not raise {type(error).__name__}: clamp k."
-    if not _close(got, logits.softmax(-1)):
+    try:
+        expect_tensor_naming_mistakes(got, logits.softmax(-1), [], "the probabilities")
+    except Hint:
         return "top_k larger than the vocabulary must keep every token: use min(top_k, vocabulary size)."
     return None
 
@@ -218,7 +201,7 @@ def check_kv_cache_step(fn) -> None:
              "position, so it may see every key (no mask is needed for one new token)."),
             (_attention(q, keys, values, scale=1.0), "the scores are not scaled: divide q·kᵀ by √hs."),
         ]  # fmt: skip
-        _name_the_mistake(out, want, mistakes, f"the output for {described}")
+        expect_tensor_naming_mistakes(out, want, mistakes, f"the output for {described}")
 
 
 EXERCISES = [

@@ -12,27 +12,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from e2edl.exercises.checking import Hint, call, expect_tensor
+from e2edl.exercises.checking import Hint, call, expect_tensor_naming_mistakes
 from e2edl.exercises.exercise import Exercise
 from e2edl.nn.plain_residual import Block
-
-
-def _close(got, want: torch.Tensor) -> bool:
-    return (
-        isinstance(got, torch.Tensor)
-        and got.shape == want.shape
-        and torch.allclose(got.detach().float(), want, atol=1e-5, rtol=1e-4)
-    )
-
-
-def _name_the_mistake(got, want: torch.Tensor, mistakes: list[tuple[torch.Tensor, str]], what: str) -> None:
-    if _close(got, want):
-        return
-    for wrong, hint in mistakes:
-        if _close(got, wrong):
-            raise Hint(hint)
-    expect_tensor(got, want, what, atol=1e-5, rtol=1e-4)
-
 
 # ----------------------------------------------------------------------- residual block forward
 
@@ -78,7 +60,7 @@ def check_residual_block_forward(fn) -> None:
             (F.relu(f), "the input is never added: that is the plain block. Add block.shortcut(x) before the last ReLU."),
             (F.relu(F.relu(f) + shortcut), "F(x) ends with bn2, without a ReLU: the only ReLU after conv2 comes after the addition."),
         ]  # fmt: skip
-        _name_the_mistake(got, want, mistakes, f"the output for {described}")
+        expect_tensor_naming_mistakes(got, want, mistakes, f"the output for {described}")
 
 
 # ---------------------------------------------------------------------------- option-A shortcut
@@ -106,7 +88,7 @@ def check_option_a_shortcut(fn) -> None:
             raise Hint(
                 f"for {described} the resolution must shrink to {h}×{h}: keep one pixel in {stride} in each direction."
             )
-        _name_the_mistake(got, want, mistakes, f"the shortcut of {described}")
+        expect_tensor_naming_mistakes(got, want, mistakes, f"the shortcut of {described}")
 
 
 EXERCISES = [

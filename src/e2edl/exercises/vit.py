@@ -12,29 +12,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from e2edl.exercises.checking import Hint, call, expect_tensor
+from e2edl.exercises.checking import Hint, call, expect_tensor, expect_tensor_naming_mistakes
 from e2edl.exercises.exercise import Exercise
 from e2edl.nn.vit import patchify as library_patchify
-
-
-def _close(got, want: torch.Tensor) -> bool:
-    return (
-        isinstance(got, torch.Tensor)
-        and got.shape == want.shape
-        and torch.allclose(got.detach().float(), want, atol=1e-5, rtol=1e-4, equal_nan=True)
-    )
-
-
-def _name_the_mistake(got, want: torch.Tensor, mistakes: list[tuple[torch.Tensor, str]], what: str) -> None:
-    """Pass if ``got`` is right; raise the hint of the first mistake ``got`` equals; else the
-    general hint of ``expect_tensor`` (shape, where and by how much)."""
-    if _close(got, want):
-        return
-    for wrong, hint in mistakes:
-        if _close(got, wrong):
-            raise Hint(hint)
-    expect_tensor(got, want, what, atol=1e-5, rtol=1e-4)
-
 
 # ------------------------------------------------------------------------------------ attention
 
@@ -106,7 +86,7 @@ def check_attention(fn) -> None:
                 (_scores_softmax(q, k, v, mask, invert=True), "the mask is the wrong way round: True means 'may attend' (as in F.scaled_dot_product_attention), so fill the scores where the mask is False."),
                 (_scores_softmax(q, k, v, mask, fill=0.0), "a masked score of 0 still gets the weight exp(0) > 0: fill masked scores with float('-inf'), before the softmax."),
             ]  # fmt: skip
-        _name_the_mistake(got, want, mistakes, f"the output for {described}")
+        expect_tensor_naming_mistakes(got, want, mistakes, f"the output for {described}")
 
     q, k, v, _ = _attention_case((1, 2, 6, 16), seed=9, mask_kind=None)
     q = q * 40  # scores in the hundreds: exp() of them overflows float32
@@ -140,7 +120,7 @@ def check_patchify(fn) -> None:
              "a reshape alone mixes pixels of different patches: split H and W into (rows, P) and (cols, P) first, then "
              "permute the patch axes in front."),
         ]  # fmt: skip
-        _name_the_mistake(got, want, mistakes, f"the patches of a {shape} batch with P={P}")
+        expect_tensor_naming_mistakes(got, want, mistakes, f"the patches of a {shape} batch with P={P}")
 
 
 EXERCISES = [

@@ -41,6 +41,7 @@ from e2edl.progress import progress_enabled
 from e2edl.train.checkpoint import check_same_config
 from e2edl.train.device import cpu_bf16_pays
 from e2edl.train.history import History
+from e2edl.train.trainer_log import records_from_trainer_log
 
 LABELS = {0: "negative", 1: "positive"}
 LOG_FILE = "log.json"
@@ -275,7 +276,7 @@ def fine_tune(splits, recipe: FineTuneRecipe, *, run_dir, seed: int = 0, resume:
     test_seconds = time.perf_counter() - start
     trainer.save_model(str(model_dir))  # config.json + model.safetensors (the best checkpoint)
     tokenizer.save_pretrained(str(model_dir))
-    records = _records(trainer.state.log_history)
+    records = records_from_trainer_log(trainer.state.log_history)
     result = {
         "test_accuracy": test.metrics["test_accuracy"], "train_seconds": train_seconds,
         "reviews_per_second": len(data["test"]) / test_seconds, "steps": steps,
@@ -285,18 +286,6 @@ def fine_tune(splits, recipe: FineTuneRecipe, *, run_dir, seed: int = 0, resume:
     }  # fmt: skip
     write_json(log_path, {"config": config, "records": records, "result": result})  # last: marks it finished
     return model, History(records, run_dir), result
-
-
-def _records(log_history: list[dict]) -> list[dict]:
-    """The Trainer's log in ``fit``'s record names: ``train_loss``, ``val_loss``, ``val_accuracy``."""
-    records = []
-    for entry in log_history:
-        if "loss" in entry:
-            records.append({"epoch": entry["epoch"], "step": entry["step"], "train_loss": entry["loss"]})
-        elif "eval_loss" in entry:
-            records.append({"epoch": entry["epoch"], "step": entry["step"], "val_loss": entry["eval_loss"],
-                            "val_accuracy": entry["eval_accuracy"]})  # fmt: skip
-    return records
 
 
 def load_classifier(model_dir):

@@ -36,6 +36,7 @@ from e2edl.progress import progress_enabled
 from e2edl.train.checkpoint import check_same_config
 from e2edl.train.device import cpu_bf16_pays
 from e2edl.train.history import History
+from e2edl.train.trainer_log import records_from_trainer_log
 
 LABELS = {0: "cat", 1: "dog"}
 QUICK_PHOTOS = (400, 200)  # quick mode: the first 400 training and 200 validation examples
@@ -198,23 +199,11 @@ def train_classifier(
     trainer.train()
     trainer.save_model(str(model_dir))  # config.json + model.safetensors
     processor.save_pretrained(str(model_dir))  # preprocessor_config.json
-    records = _records(trainer.state.log_history)
+    records = records_from_trainer_log(trainer.state.log_history)
     write_json(
         log_path, {"config": config, "model": description, "records": records}
     )  # last: marks it finished
     return model, History(records, run_dir)
-
-
-def _records(log_history: list[dict]) -> list[dict]:
-    """The Trainer's log in ``fit``'s record names: ``train_loss`` and ``val_loss``/``val_accuracy``."""
-    records = []
-    for entry in log_history:
-        if "loss" in entry:
-            records.append({"epoch": entry["epoch"], "step": entry["step"], "train_loss": entry["loss"]})
-        elif "eval_loss" in entry:
-            records.append({"epoch": entry["epoch"], "step": entry["step"], "val_loss": entry["eval_loss"],
-                            "val_accuracy": entry["eval_accuracy"]})  # fmt: skip
-    return records
 
 
 def _load_trained(model_dir: Path):
