@@ -106,12 +106,15 @@ class GPTForCausalLM(PreTrainedModel, GenerationMixin):
         """Nothing to do: ``GPT`` initialises itself, and ``from_pretrained`` loads every weight."""
 
     def get_input_embeddings(self):
+        """The token embedding."""
         return self.gpt.transformer.wte
 
     def set_input_embeddings(self, embeddings) -> None:
+        """Replace the token embedding (what ``resize_token_embeddings`` does)."""
         self.gpt.transformer.wte = embeddings
 
     def get_output_embeddings(self):
+        """The output projection, tied to the token embedding."""
         return self.gpt.lm_head
 
     def forward(
