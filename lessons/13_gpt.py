@@ -701,8 +701,13 @@ assert bpe.decode(bpe.encode(line)) == line
 # With GPT-2's own 50,000 merges (its `vocab.bpe` and `encoder.json`, shipped in a wheel, so this
 # works offline) our encoder must produce exactly what OpenAI's `tiktoken` produces. The run
 # compares the two on all of Tiny Shakespeare and a text of emoji, combining accents, many
-# scripts and odd whitespace (`bpe_tiktoken_mismatches` counts the tokens that differ). Speed is
-# another matter — ours is pure Python:
+# scripts and odd whitespace (`bpe_tiktoken_mismatches` counts the tokens that differ). Speed
+# depends on more than the language. Ours is pure Python, but it remembers the tokens of every
+# word it has already split, and Tiny Shakespeare repeats a small vocabulary: on the second pass
+# (the "warm cache" row) most words cost one dictionary lookup. The cold row is the speed of the
+# merging itself; on text full of new words (code, other languages) the cache helps far less.
+# tiktoken and Hugging Face's `tokenizers` do the merging in Rust; the table says how each of them
+# fared on this machine:
 
 # %%
 result.tables["tokenizer_speed"]

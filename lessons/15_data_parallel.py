@@ -291,7 +291,7 @@ full_run("data-parallel")
 #
 # ```bash
 # torchrun --standalone --nproc-per-node 2 my_train.py      # 2 processes, this machine
-# e2edl run data-parallel --nproc 2                          # the same, for a lesson
+# e2edl run mnist-mlp --nproc 2                              # the same, for a lesson that trains with fit
 # torchrun --standalone --nproc-per-node 2 -m e2edl run NAME # what --nproc runs
 # ```
 #
@@ -313,7 +313,8 @@ full_run("data-parallel")
 # On a Slurm cluster, `scripts/slurm/torchrun.sbatch` (in the repository) starts one `torchrun` per
 # node with `srun`, and takes the rendezvous host from the allocation:
 # `head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)`. Submit it with what
-# torchrun should run: `sbatch scripts/slurm/torchrun.sbatch -m e2edl run data-parallel`. The
+# torchrun should run: `sbatch scripts/slurm/torchrun.sbatch -m e2edl run mnist-mlp`. (This lesson
+# and the model-parallel one start their own worker processes, so they refuse to run under torchrun.) The
 # course tests it with stand-in `srun` and `scontrol` that run two "nodes" on one machine.
 
 # %%

@@ -3,9 +3,9 @@
 ``torchrun`` is how PyTorch starts a process group on one machine or many (``e2edl run`` is
 short for it on one machine)::
 
-    e2edl run data-parallel --nproc 2
+    e2edl run mnist-mlp --nproc 2
     # is
-    OMP_NUM_THREADS=<cores / 2> torchrun --standalone --nproc-per-node 2 -m e2edl run data-parallel
+    OMP_NUM_THREADS=<cores / 2> torchrun --standalone --nproc-per-node 2 -m e2edl run mnist-mlp
 
 ``--standalone`` runs the rendezvous on this machine at a free port, so two jobs never collide.
 Each worker runs ``python -m e2edl run ...`` with ``RANK``, ``WORLD_SIZE`` and friends set, and
