@@ -136,3 +136,12 @@ def test_the_char_lstm_continues_from_its_state_and_samples_repeatably() -> None
     with pytest.raises(ValueError, match="temperature"):
         model.generate(prompt, 1, temperature=0)
     assert F.softmax(whole, -1).sum(-1).allclose(torch.ones(2, 12, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("pool", ["last", "max"])
+def test_the_recipe_builds_the_bilstm_with_its_pooling(pool: str) -> None:
+    """Every setting of a recipe reaches the model (a recipe once asked for max pooling and got the last states)."""
+    from e2edl.recipes.sequences import TextClassifierRecipe, build_text_classifier
+
+    model = build_text_classifier(TextClassifierRecipe(model="bilstm", pool=pool, width=8, embed_dim=8), 50)
+    assert isinstance(model, BiLSTMClassifier) and model.pool == pool

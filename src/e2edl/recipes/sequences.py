@@ -151,7 +151,12 @@ def build_text_classifier(recipe: TextClassifierRecipe, vocab_size: int, pad_id:
         return BagOfNgrams(vocab_size, recipe.embed_dim, pad_id=pad_id, sparse=recipe.optimizer == "adagrad")
     if recipe.model == "bilstm":
         return BiLSTMClassifier(
-            vocab_size, recipe.embed_dim, recipe.width, dropout=recipe.dropout, pad_id=pad_id
+            vocab_size,
+            recipe.embed_dim,
+            recipe.width,
+            dropout=recipe.dropout,
+            pad_id=pad_id,
+            pool=recipe.pool,
         )
     return TextCNN(vocab_size, recipe.embed_dim, recipe.width, dropout=recipe.dropout, pad_id=pad_id)
 
