@@ -577,7 +577,7 @@ result.tables["imdb"]
 # %% [markdown]
 # Published numbers on the same 25,000 test reviews. Keep the differences in mind: the tutorial's
 # models start from pretrained GloVe word vectors (ours learn every vector from these reviews) and
-# train on 17,500 reviews (the table says which); NBSVM (Wang & Manning 2012) is a linear model on naive-Bayes-weighted
+# train on 17,500 reviews; NBSVM (Wang & Manning 2012) is a linear model on naive-Bayes-weighted
 # uni- and bigram features, about the best a bag of n-grams can aim for.
 
 # %%
