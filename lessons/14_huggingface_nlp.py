@@ -32,8 +32,9 @@
 # With internet access the same code takes hub names instead (the cells say where).
 #
 # **Quick mode** (what CI runs) uses a few hundred reviews and 128 tokens per review, and leaves
-# out section 6 (SmolLM2 and LoRA: loading a 135 M-parameter model alone takes longer than quick
-# mode's whole budget); the library's tests cover that section on their own.
+# out section 6 (SmolLM2 and LoRA: de-quantising the 135 M-parameter model and training its LoRA
+# adapters do not fit quick mode's budget beside everything else); the library's tests cover that
+# section on their own.
 
 # %%
 import subprocess
@@ -416,7 +417,8 @@ print(f"one process: {len(one_process)} steps, loss {one_process[0]:.4f} → {on
 # two halves of 32, and each process's loss is the mean over its half, so the logged loss (the mean
 # of the two) and the averaged gradient are those of the whole batch: the two runs must agree up to
 # the order in which floats were added. (The head trains in float64 here, `HeadRecipe.float64`: in
-# float32 that rounding, amplified by Adam step after step, blurs the comparison to about 1e-5.)
+# float32 that rounding, amplified by Adam step after step, would blur the comparison far above
+# float64's.)
 
 # %%
 (OUT / "accelerate").mkdir(parents=True, exist_ok=True)

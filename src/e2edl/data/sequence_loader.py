@@ -3,8 +3,9 @@
 ``fit`` and ``evaluate`` call ``model(inputs)`` on the first element of each batch and move the
 whole batch (nested tuples included) to the model's device. A sequence model gets ``(padded,
 lengths)``: ``padded`` (B, T_max) int64 token ids, ``<pad>`` after each sequence's end, and
-``lengths`` (B,) int64. ``pack_padded_sequence`` wants the lengths on the CPU, also when the model
-runs on a GPU; the models in ``e2edl.nn.text_classifiers`` move them back (``lengths.cpu()``).
+``lengths`` (B,) int64, which ``fit`` moves to the model's device with the rest. The models in
+``e2edl.nn.text_classifiers`` do not pack: they index and mask with ``lengths`` on the device
+(``pack_padded_sequence``, which wants the lengths on the CPU, is what they are tested against).
 """
 
 from __future__ import annotations
