@@ -311,11 +311,13 @@ full_run("data-parallel")
 # ### Slurm
 #
 # On a Slurm cluster, `scripts/slurm/torchrun.sbatch` (in the repository) starts one `torchrun` per
-# node with `srun`, and takes the rendezvous host from the allocation:
-# `head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)`. Submit it with what
-# torchrun should run: `sbatch scripts/slurm/torchrun.sbatch -m e2edl run mnist-mlp`. (This lesson
-# and the model-parallel one start their own worker processes, so they refuse to run under torchrun.) The
-# course tests it with stand-in `srun` and `scontrol` that run two "nodes" on one machine.
+# node with `srun`, and takes the rendezvous host from the allocation: the first line of
+# `scontrol show hostnames "$SLURM_JOB_NODELIST"` (read whole: `| head -n 1` would kill scontrol
+# with SIGPIPE on a long list, and the script's `set -o pipefail` would fail the job). Submit it
+# with what torchrun should run: `sbatch scripts/slurm/torchrun.sbatch -m e2edl run mnist-mlp`.
+# (This lesson and the model-parallel one start their own worker processes, so they refuse to run
+# under torchrun.) The course tests the script with stand-in `srun` and `scontrol` that run two
+# "nodes" on one machine.
 
 # %%
 from pathlib import Path

@@ -100,8 +100,10 @@ exit $status
 
 SCONTROL = """#!/bin/bash
 # Stand-in scontrol: `scontrol show hostnames LIST` names every node of the allocation localhost.
+# It pauses between lines, as a real one may on a long list: a reader that stops after the first
+# line (`| head -n 1`) then kills it with SIGPIPE, which `set -o pipefail` turns into a failed job.
 [ "$1 $2" = "show hostnames" ] || { echo "stand-in scontrol knows only 'show hostnames'" >&2; exit 1; }
-for (( node = 0; node < SLURM_JOB_NUM_NODES; node++ )); do echo localhost; done
+for (( node = 0; node < SLURM_JOB_NUM_NODES; node++ )); do echo localhost; sleep 0.2; done
 """
 
 
