@@ -180,14 +180,3 @@ def mistakes_figure(images, labels, logits, class_names, n: int = 24, title: str
     titles = [f"{class_names[labels[i]]}→{class_names[predictions[i]]} {confidence[i]:.2f}" for i in worst]
     title = title or f"{len(wrong)} of {len(labels)} wrong; the most confident mistakes (true→predicted)"
     return image_grid(images[worst], titles, ncols=min(ncols, max(len(worst), 1)), title=title)
-
-
-def show_saved(*paths: str | os.PathLike, width: float = 6.0) -> None:
-    """Display PNG files a run saved (works in a notebook and, with a screen, in a script)."""
-    for path in paths:
-        image = plt.imread(path)
-        height, pixels_wide = image.shape[:2]
-        fig, ax = plt.subplots(figsize=(width, width * height / pixels_wide))
-        ax.imshow(image)
-        ax.axis("off")
-        plt.show()
