@@ -404,7 +404,7 @@ for text in ["An absolute joy from start to finish.", "Two hours of my life I wi
 from e2edl.train.accelerate_loop import HeadRecipe, run_in_processes, train_head
 
 show_source(train_head)
-saved_embeddings = torch.load(OUT / "frozen" / "embeddings.pt")
+saved_embeddings = torch.load(OUT / "frozen" / "embeddings.pt", weights_only=True)
 head_recipe = HeadRecipe()
 one_process = train_head(saved_embeddings["features"], saved_embeddings["labels"], head_recipe)
 print(f"one process: {len(one_process)} steps, loss {one_process[0]:.4f} → {one_process[-1]:.4f}")

@@ -226,7 +226,7 @@ def encoder_part(cfg: RunConfig, splits) -> tuple[dict, dict, dict]:
 
 
 def accelerate_part(cfg: RunConfig) -> tuple[dict, Table]:
-    saved = torch.load(cfg.out / "frozen" / "embeddings.pt")
+    saved = torch.load(cfg.out / "frozen" / "embeddings.pt", weights_only=True)
     one = train_head(saved["features"], saved["labels"], HEAD)
     out_path = cfg.out / "accelerate" / "two-processes.json"
     previous = json.loads(out_path.read_text()) if out_path.is_file() else {}

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torchmetrics.functional.classification import multiclass_accuracy
 
-from e2edl.atomic import write_json
+from e2edl.atomic import atomic_write, write_json
 from e2edl.data.imdb import CLASS_NAMES
 from e2edl.nn.minilm import (
     mean_pool_classifier,
@@ -164,7 +164,8 @@ def frozen_classifier(splits, recipe: FrozenRecipe, *, run_dir, seed: int = 0, r
     labels = {name: torch.tensor(part["label"]) for name, part in
               (("train", train), ("validation", splits["validation"]), ("test", splits["test"]))}  # fmt: skip
     run_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({"features": embedded["train"], "labels": labels["train"]}, run_dir / "embeddings.pt")
+    with atomic_write(run_dir / "embeddings.pt") as f:  # a killed run leaves no half-written file
+        torch.save({"features": embedded["train"], "labels": labels["train"]}, f)
 
     start = time.perf_counter()
     scores = {}

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recipe", default="{}", help="HeadRecipe fields as JSON")
     args = parser.parse_args(argv)
 
-    saved = torch.load(args.features)
+    saved = torch.load(args.features, weights_only=True)
     recipe = HeadRecipe(**json.loads(args.recipe))
     accelerator = make_accelerator(cpu=True)
     losses = train_head(saved["features"], saved["labels"], recipe, accelerator)
