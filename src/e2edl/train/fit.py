@@ -40,6 +40,8 @@ resumed runs are tested bit for bit; off on a GPU, where deterministic kernels a
   ``TrainingDiverged`` together; only rank 0 shows progress bars and writes ``metrics.jsonl`` and
   the checkpoint (full, unsharded weights plus every rank's RNG state); every rank resumes from it.
   In a single process each of these calls is a no-op (``e2edl.train.distributed``).
+- *Sharing the cores* with other processes: for bf16 autocast on a CPU, ``_train_step`` lets
+  ``e2edl.train.free_cores`` fit torch's thread count to the cores others leave free.
 - *A per-evaluation report hook* (Ray Tune): ``on_record``, called after each record (at the end
   of an epoch once its checkpoint is written); raising from it stops the run.
 """
@@ -60,6 +62,7 @@ from e2edl.progress import progress_enabled
 from e2edl.train import distributed
 from e2edl.train.checkpoint import check_same_config, load_checkpoint, save_checkpoint
 from e2edl.train.device import pick_device
+from e2edl.train.free_cores import FreeCoreThreads
 from e2edl.train.history import History
 from e2edl.train.metrics_log import MetricsLog
 from e2edl.train.parallel_model import (
@@ -183,6 +186,7 @@ def fit(
     deterministic: bool | None = None,
     on_record: Callable[[dict], None] | None = None,
     strategy: str = "ddp",
+    share_cores: bool | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs (or ``steps`` steps); return the :class:`History`
     of its records.
@@ -223,6 +227,10 @@ def fit(
             ``"ddp"`` (a full copy per rank) or ``"fsdp"`` (FSDP2: each rank holds a shard; build
             the optimizer before calling fit). Loaders give each rank its slice of every global
             batch. Alone, ignored.
+        share_cores: follow the free cores — train on as many threads as the cores other
+            processes leave free, re-checked each second (``e2edl.train.free_cores``). ``None``:
+            on for bf16 autocast on a CPU, whose convolution kernels wait for every thread and
+            so run many times slower when another process shares the cores; off otherwise.
     """
     _check_arguments(train_loader, epochs, steps, scheduler, scheduler_interval, run_dir, resume, eval_every)
     device = distributed.init_from_env(pick_device(device))  # joins torchrun's process group, if any
@@ -247,6 +255,7 @@ def fit(
             config=dict(config) if config is not None else None,
             on_record=on_record,
             show=progress_enabled(progress) and distributed.is_main(),
+            share_cores=share_cores,
         )
         seed_everything(seed + distributed.rank())  # per rank; on resume the checkpoint's RNG wins
         start_epoch = _restore(run) if resume else 0
@@ -256,7 +265,7 @@ def fit(
             try:
                 _train_steps(run, steps)
             finally:
-                run.log.close()
+                run.close()
             return run.history
         epoch_bar = tqdm(
             range(start_epoch, epochs), desc="epochs", initial=start_epoch, total=epochs, disable=not run.show
@@ -269,7 +278,7 @@ def fit(
                 )
         finally:
             epoch_bar.close()
-            run.log.close()
+            run.close()
     return run.history
 
 
@@ -324,6 +333,7 @@ class _Run:
     config: dict | None
     on_record: Callable[[dict], None] | None
     show: bool  # progress bars and messages
+    share_cores: bool | None = None  # as asked for; None: for bf16 autocast on a CPU
     step: int = 0  # optimizer steps taken (skipped fp16 steps included), over all epochs
     elapsed: float = 0.0  # training seconds over all records, resumed runs included
     scale: float | None = None  # the fp16 loss scale after the last step (None without loss scaling)
@@ -338,6 +348,21 @@ class _Run:
         main = distributed.is_main()  # only rank 0 writes the log
         self.log = MetricsLog(self.run_dir if main else None, tensorboard=self.tensorboard and main)
         self.history = History(run_dir=self.run_dir)
+        share = self.share_cores if self.share_cores is not None else self.use_amp
+        self.threads = (
+            FreeCoreThreads(on_change=self._threads_changed) if share and self.device.type == "cpu" else None
+        )
+
+    def _threads_changed(self, old: int, new: int, others: float) -> None:
+        if self.show:
+            why = f"other processes keep {others:.1f} cores busy" if new < old else "the cores are free again"
+            tqdm.write(f"{why}: training on {new} thread{'s' if new > 1 else ''} instead of {old}")
+
+    def close(self) -> None:
+        """The end of the run: the log closed, torch's thread count as it was."""
+        if self.threads is not None:
+            self.threads.close()
+        self.log.close()
 
 
 def _restore(run: _Run) -> int:
@@ -464,6 +489,8 @@ def _train_step(run: _Run, batch) -> tuple[torch.Tensor, int]:
     if run.scheduler is not None and run.scheduler_interval == "step" and updated:
         run.scheduler.step()
     run.step += 1
+    if run.threads is not None:
+        run.threads.poll()  # a clock read; every second a look at how busy the cores are
     return loss.detach(), len(targets)
 
 
