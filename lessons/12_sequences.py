@@ -298,9 +298,38 @@ for kind in ("rnn", "lstm", "gru"):
     print(f"{kind:>4}: " + ", ".join(f"{key} {value:.1e}" for key, value in worst.items()))
 
 # %% [markdown]
-# PyTorch's layers run fused C++ kernels (oneDNN on a CPU, cuDNN on a GPU): the long trainings below
-# use them, and `benchmarks/lstm_vs_nn_lstm.py` measures what the fusion buys against our step-by-step
-# loop.
+# Same numbers, different speed. Ours runs one small matrix product and a handful of element-wise
+# operations per time step, each a separate call from Python; PyTorch's layer runs one fused C++
+# kernel for the whole sequence (oneDNN on a CPU, cuDNN on a GPU). One training step (forward and
+# backward) of a character-model-sized LSTM, with the same weights in both:
+
+
+# %%
+def step_seconds(features, repeats=3):
+    """Median time of forward + backward."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        features().sum().backward()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+torch.manual_seed(0)
+fused_lstm = nn.LSTM(64, 256, batch_first=True)
+our_lstm = LSTM(64, 256, batch_first=True)
+our_lstm.load_state_dict(fused_lstm.state_dict())
+characters = torch.randn(32, 128, 64)  # (B, T, E): 32 windows of 128 characters
+print("largest difference:", (our_lstm(characters)[0] - fused_lstm(characters)[0]).abs().max().item())
+with recipes.flush_denormals():  # see section 4
+    ours_s = step_seconds(lambda: our_lstm(characters)[0])
+    fused_s = step_seconds(lambda: fused_lstm(characters)[0])
+print(f"one step: ours {1000 * ours_s:.0f} ms, nn.LSTM {1000 * fused_s:.0f} ms "
+      f"({ours_s / fused_s:.1f}× on this machine)")  # fmt: skip
+
+# %% [markdown]
+# That factor is why the long trainings below use `nn.LSTM`; `benchmarks/lstm_vs_nn_lstm.py`
+# measures it with a full Adam step, at the shapes of this lesson's two models.
 #
 # ### Packed sequences: each sequence stops at its own end
 #
@@ -361,16 +390,6 @@ def two_passes():  # the same, from two fused passes over the padded batch
     forward_out, _ = forward_lstm(x)
     backward_out, _ = backward_lstm(reverse_within_lengths(x, lengths))
     return torch.cat([forward_out.gather(1, last), backward_out.gather(1, last)], dim=2)[:, 0]
-
-
-def step_seconds(features, repeats=3):
-    """Median time of forward + backward."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        features().sum().backward()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 print("largest difference, packed vs two passes:", (packed_features() - two_passes()).abs().max().item())

@@ -14,6 +14,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -26,7 +27,10 @@ from e2edl.data.text_classification import TextClassificationData
 from e2edl.data.text_windows import CharSplits, ConsecutiveWindows, RandomWindows
 from e2edl.nn.char_lm import CharRNN, NextTokenLoss
 from e2edl.nn.text_classifiers import BagOfNgrams, BiLSTMClassifier, TextCNN
-from e2edl.train import fit
+from e2edl.train import evaluate, fit
+from e2edl.train.checkpoint import load_checkpoint
+from e2edl.train.device import pick_device
+from e2edl.train.fit import CHECKPOINT_NAME
 from e2edl.train.history import History
 from e2edl.train.schedules import warmup_cosine
 from e2edl.train.seeding import seed_everything
@@ -138,12 +142,15 @@ class TextClassifierRecipe:
     weight_decay: float = 0.0
     grad_clip: float | None = None
     pool: str = "last"  # the BiLSTM's features: "last" (final states) or "max" (max over time)
+    schedule: str = "constant"  # the learning rate: "constant", or "cosine" from lr down to 0 over the run
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if self.optimizer not in ("adam", "adagrad"):
             raise ValueError(f"optimizer must be 'adam' or 'adagrad', got {self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
 
 
 def build_text_classifier(recipe: TextClassifierRecipe, vocab_size: int, pad_id: int = 0) -> nn.Module:
@@ -176,14 +183,20 @@ def train_text_classifier(
         optimizer = torch.optim.Adagrad(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    loader = data.loader("train", recipe.batch_size, shuffle=True, seed=seed)
+    scheduler = None
+    if recipe.schedule == "cosine":
+        scheduler = warmup_cosine(optimizer, warmup_steps=0, total_steps=recipe.epochs * len(loader))
     with warnings.catch_warnings(), flush_denormals():
         warnings.filterwarnings("ignore", message="Sparse invariant checks")  # Adagrad's sparse update
         history = fit(
             model,
-            data.loader("train", recipe.batch_size, shuffle=True, seed=seed),
+            loader,
             epochs=recipe.epochs,
             loss_fn=nn.CrossEntropyLoss(),
             optimizer=optimizer,
+            scheduler=scheduler,
+            scheduler_interval="step",
             val_loader=data.loader("val", 256),
             metrics={"accuracy": MulticlassAccuracy(num_classes=2, average="micro")},
             grad_clip=recipe.grad_clip,
@@ -197,7 +210,9 @@ def train_text_classifier(
 
 @dataclass(frozen=True)
 class CharLMRecipe:
-    """A character model (an LSTM unless ``cell`` says otherwise) trained on random windows for ``epochs × steps_per_epoch`` steps."""
+    """A character model (an LSTM unless ``cell`` says otherwise) trained on random windows for
+    ``epochs × steps_per_epoch`` steps — or, with ``budget_seconds`` instead of ``epochs``, for as
+    many whole epochs as fit that many seconds of this machine (``plan_epochs`` times a trial)."""
 
     cell: str = "lstm"
     embed_dim: int = 64
@@ -208,29 +223,86 @@ class CharLMRecipe:
     batch_size: int = 32
     lr: float = 3e-3
     steps_per_epoch: int = 200
-    epochs: int = 10
+    epochs: int | None = 10
     warmup_steps: int = 50
     grad_clip: float = 1.0
     eval_window: int = 256
+    budget_seconds: float | None = None  # a wall-clock budget instead of epochs (give one of the two)
+
+    def __post_init__(self) -> None:
+        if (self.epochs is None) == (self.budget_seconds is None):
+            raise ValueError(
+                "give a CharLMRecipe either epochs or budget_seconds (a wall-clock budget): exactly one"
+            )
+        if self.budget_seconds is not None and self.budget_seconds <= 0:
+            raise ValueError(f"budget_seconds must be positive, got {self.budget_seconds}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+
+
+TRIAL_STEPS = 12  # timed steps of plan_epochs' trial, after TRIAL_WARMUP untimed ones
+TRIAL_WARMUP = 3
+
+
+def plan_epochs(data: CharSplits, recipe: CharLMRecipe, seed: int = 0, device=None) -> tuple[int, float]:
+    """``(epochs, seconds per epoch)``: how many whole epochs of ``recipe`` fit its ``budget_seconds``
+    here, from a timed trial on a throwaway model: ``TRIAL_STEPS`` training steps and one pass over
+    the validation text. At least one epoch; the cosine schedule then spans exactly those."""
+    device = pick_device(device)
+    seed_everything(seed)
+    model = CharRNN(len(data.vocabulary), recipe.embed_dim, recipe.hidden_size, recipe.num_layers,
+                    recipe.dropout, recipe.cell).to(device)  # fmt: skip
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    loss_fn = NextTokenLoss()
+    batches = RandomWindows(
+        data.train_ids, recipe.window, recipe.batch_size, TRIAL_WARMUP + TRIAL_STEPS, seed=seed
+    )
+    with flush_denormals():
+        for i, (x, y) in enumerate(batches):
+            if i == TRIAL_WARMUP:
+                start = time.perf_counter()
+            loss = loss_fn(model(x.to(device)), y.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+            optimizer.step()
+        loss.item()  # waits for a GPU to finish
+        step_seconds = (time.perf_counter() - start) / TRIAL_STEPS
+        start = time.perf_counter()
+        evaluate(model, ConsecutiveWindows(data.val_ids, recipe.eval_window, batch_size=64), loss_fn,
+                 device=device, progress=False)  # fmt: skip
+        eval_seconds = time.perf_counter() - start
+    epoch_seconds = recipe.steps_per_epoch * step_seconds + eval_seconds
+    return max(1, int(recipe.budget_seconds / epoch_seconds)), epoch_seconds
 
 
 def train_char_lm(
     data: CharSplits, recipe: CharLMRecipe, *, run_dir=None, seed: int = 0, **fit_options
 ) -> tuple[CharRNN, History]:
     """Adam with a warm-up and a cosine decay, gradient norm clipped; val loss (nats per character,
-    every complete ``eval_window`` of the validation text) after every ``steps_per_epoch`` steps."""
+    every complete ``eval_window`` of the validation text) after every ``steps_per_epoch`` steps.
+
+    With ``recipe.budget_seconds`` the epochs are planned first (``plan_epochs``) and saved with the
+    checkpoint's config, so a resumed run keeps the plan it started with."""
+    config = asdict(recipe)
+    epochs = recipe.epochs
+    if recipe.budget_seconds is not None:
+        epochs = _planned_epochs_of(run_dir) if fit_options.get("resume") else None
+        if epochs is None:
+            epochs, _ = plan_epochs(data, recipe, seed, fit_options.get("device"))
+        config["planned_epochs"] = epochs
     seed_everything(seed)
     model = CharRNN(len(data.vocabulary), recipe.embed_dim, recipe.hidden_size, recipe.num_layers,
                     recipe.dropout, recipe.cell)  # fmt: skip
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-    total = recipe.epochs * recipe.steps_per_epoch
+    total = epochs * recipe.steps_per_epoch
     with flush_denormals():
         history = fit(
             model,
             RandomWindows(
                 data.train_ids, recipe.window, recipe.batch_size, recipe.steps_per_epoch, seed=seed
             ),
-            epochs=recipe.epochs,
+            epochs=epochs,
             loss_fn=NextTokenLoss(),
             optimizer=optimizer,
             scheduler=warmup_cosine(optimizer, recipe.warmup_steps, total),
@@ -239,10 +311,18 @@ def train_char_lm(
             grad_clip=recipe.grad_clip,
             seed=seed,
             run_dir=run_dir,
-            config=asdict(recipe),
+            config=config,
             **fit_options,
         )
     return model, history
+
+
+def _planned_epochs_of(run_dir) -> int | None:
+    """The epochs a budgeted run in ``run_dir`` planned, from its checkpoint (``None``: no checkpoint)."""
+    path = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None
+    if path is None or not path.is_file():
+        return None
+    return (load_checkpoint(path).get("config") or {}).get("planned_epochs")
 
 
 @torch.no_grad()
