@@ -26,6 +26,8 @@ class MetricsLog:
     ) -> None:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.path = self.run_dir / "metrics.jsonl" if self.run_dir is not None else None
+        if isinstance(loggers, (str, Logger)):
+            raise TypeError("loggers takes a list of loggers, e.g. loggers=[TensorBoardLogger()]")
         self.loggers = list(loggers)
         if tensorboard:
             if run_dir is None:

@@ -10,7 +10,13 @@ from e2edl.train.loggers.protocol import Logger, RunInfo, flat_config, numeric
 from e2edl.train.loggers.samples import PredictionSamples
 from e2edl.train.loggers.tensorboard import TensorBoardLogger, read_scalars, read_tags
 from e2edl.train.loggers.wandb import WandbLogger, wandb_mode
-from e2edl.train.loggers.wandb_offline import OfflineRun, read_offline_run, read_runs, run_folders
+from e2edl.train.loggers.wandb_offline import (
+    OfflineRun,
+    read_offline_run,
+    read_runs,
+    run_folders,
+    transaction_log,
+)
 
 __all__ = [
     "Logger",
@@ -26,5 +32,6 @@ __all__ = [
     "read_scalars",
     "read_tags",
     "run_folders",
+    "transaction_log",
     "wandb_mode",
 ]

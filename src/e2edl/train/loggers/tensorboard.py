@@ -84,7 +84,10 @@ class TensorBoardLogger:
                 self.writer.add_figure("predictions", figure, step)  # closes the figure
             else:
                 lines = ["| text | true | predicted | confidence |", "|---|---|---|---|"]
-                lines += [f"| {r['shown'][:200]} | {r['true']} | {r['predicted']} | {r['confidence']} |" for r in rows]
+                lines += [
+                    f"| {r['shown'][:200]} | {r['true']} | {r['predicted']} | {r['confidence']} |"
+                    for r in rows
+                ]
                 self.writer.add_text("predictions", "\n".join(lines), step)
         if self.hparams and self.config:
             self._write_hparams()

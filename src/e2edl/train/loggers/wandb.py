@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import netrc
 import os
+import secrets
 import socket
+import string
 from pathlib import Path
 from urllib.parse import urlparse
 
+from e2edl.atomic import write_text
 from e2edl.train.loggers.protocol import RunInfo, numeric
 from e2edl.train.loggers.samples import PredictionSamples
 
@@ -49,6 +52,11 @@ def _has_api_key(host: str) -> bool:
         return netrc.netrc(path).authenticators(host) is not None
     except (OSError, netrc.NetrcParseError):
         return False
+
+
+def new_run_id(length: int = 8) -> str:
+    """A fresh W&B run id: lower-case letters and digits, as W&B makes them."""
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(length))
 
 
 class WandbLogger:
@@ -87,11 +95,12 @@ class WandbLogger:
         folder = self.wandb_dir or run.run_dir
         if folder is None:
             raise ValueError("W&B logging needs a run folder (run_dir) or a wandb_dir")
-        id_file = Path(folder) / "wandb" / RUN_ID_FILE
+        # The id lives with the run (its checkpoint's folder), even when W&B writes elsewhere.
+        id_file = Path(run.run_dir or folder) / "wandb" / RUN_ID_FILE
         # A resumed fit continues the run it interrupted; a fresh one starts a new W&B run.
-        run_id = id_file.read_text().strip() if run.resumed and id_file.is_file() else wandb.util.generate_id()
+        run_id = id_file.read_text().strip() if run.resumed and id_file.is_file() else new_run_id()
         id_file.parent.mkdir(parents=True, exist_ok=True)
-        id_file.write_text(run_id + "\n")
+        write_text(id_file, run_id + "\n")
         self.model = run.model
         self.run = wandb.init(
             project=self.project,

@@ -1,25 +1,21 @@
 """Read an offline W&B run back without a server: its config, history, summary and artifacts.
 
-W&B keeps no Python reader for a run folder: the run is a transaction log, ``run-<id>.wandb``,
-that ``wandb sync`` replays to the server. The log is LevelDB's log format (32 KiB blocks of
-records, each with a 7-byte header: checksum, length, type; a record too long for its block is
-cut into FIRST, MIDDLE and LAST pieces) after a 7-byte file header, and each record is a
-``Record`` message of W&B's own protocol buffers (``wandb.proto.wandb_internal_pb2``), which is
-what decodes it here.
+A W&B run folder (``wandb/offline-run-<time>-<id>/``) keeps the run as a *transaction log*,
+``run-<id>.wandb``: every ``wandb.init``, ``run.log``, summary update, artifact and the exit, one
+record after the other, which ``wandb sync`` replays to a server later. W&B's own reader prints
+those records as JSON lines (``wandb leet inspect --json FOLDER``); this module runs it and
+gathers what a run holds. Run it yourself to see every record.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import struct
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BLOCK = 32 * 1024
-HEADER = struct.Struct("<IHB")  # masked CRC-32C, payload length, record type
-FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
-MAGIC = b":W&B"
 _TIME = re.compile(r"\d{8}_\d{6}")  # a run folder's start time, in its name
 
 
@@ -31,81 +27,56 @@ class OfflineRun:
     folder: Path
     id: str
     project: str
+    name: str = ""
     config: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     artifacts: list[dict] = field(default_factory=list)  # {"name", "type", "files": [...]}
-    exit_code: int | None = None
+    exit_code: int | None = None  # None: the run never ended (killed, or still running)
 
 
-def transaction_log_records(path: str | Path):
-    """Yield each record's bytes from a ``.wandb`` file."""
-    data = Path(path).read_bytes()
-    if data[:4] != MAGIC:
-        raise ValueError(f"{path} is not a W&B transaction log (it does not start with {MAGIC!r})")
-    position, pieces = 7, []
-    while position + HEADER.size <= len(data):
-        left_in_block = BLOCK - position % BLOCK
-        if left_in_block < HEADER.size:  # the block's tail is padding
-            position += left_in_block
-            continue
-        _, length, kind = HEADER.unpack_from(data, position)
-        position += HEADER.size
-        payload = data[position : position + length]
-        position += length
-        if kind == FULL:
-            yield payload
-        elif kind == FIRST:
-            pieces = [payload]
-        elif kind == MIDDLE:
-            pieces.append(payload)
-        elif kind == LAST:
-            yield b"".join(pieces + [payload])
-        else:  # zeros: the unwritten end of the last block
-            break
-
-
-def _key(item) -> str:
-    return item.key or ".".join(item.nested_key)
+def transaction_log(folder: str | Path, timeout: float = 60) -> list[dict]:
+    """Every record of a run folder's ``.wandb`` log, as W&B's own reader decodes it (one dict
+    per record: ``{"num": 1, "type": "run", "run": {...}}``)."""
+    folder = Path(folder)
+    if not any(folder.glob("run-*.wandb")):
+        raise FileNotFoundError(f"no run-*.wandb transaction log in {folder}: is it a W&B run folder?")
+    command = [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(folder)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"wandb leet inspect could not read {folder}: {last}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def read_offline_run(folder: str | Path) -> OfflineRun:
     """Decode one run folder (``.../wandb/offline-run-<time>-<id>``)."""
-    from wandb.proto import wandb_internal_pb2
-
-    folder = Path(folder)
-    logs = sorted(folder.glob("run-*.wandb"))
-    if not logs:
-        raise FileNotFoundError(f"no run-*.wandb transaction log in {folder}")
     run = None
-    for payload in transaction_log_records(logs[0]):
-        record = wandb_internal_pb2.Record.FromString(payload)
-        kind = record.WhichOneof("record_type")
+    for record in transaction_log(folder):
+        kind = record["type"]
+        body = record.get(kind, {})
         if kind == "run":
-            run = OfflineRun(folder, record.run.run_id, record.run.project)
-            _update(run.config, record.run.config.update)
+            run = OfflineRun(
+                Path(folder), body["run_id"], body.get("project", ""), body.get("display_name", "")
+            )
+            run.config.update(body.get("config", {}).get("update", {}))
         elif run is None:
             continue
         elif kind == "config":
-            _update(run.config, record.config.update)
+            run.config.update(body.get("update", {}))
         elif kind == "history":
-            run.history.append({_key(item): json.loads(item.value_json) for item in record.history.item})
+            run.history.append(body["item"])
         elif kind == "summary":
-            _update(run.summary, record.summary.update)
+            run.summary.update(body.get("update", {}))
         elif kind == "artifact":
-            files = [entry.path for entry in record.artifact.manifest.contents]
-            run.artifacts.append({"name": record.artifact.name, "type": record.artifact.type, "files": files})
+            files = [entry["path"] for entry in body.get("manifest", {}).get("contents", [])]
+            run.artifacts.append({"name": body["name"], "type": body["type"], "files": files})
         elif kind == "exit":
-            run.exit_code = record.exit.exit_code
+            run.exit_code = body.get("exit_code", 0)
     if run is None:
-        raise ValueError(f"{logs[0]} holds no run record")
+        raise ValueError(f"the W&B log in {folder} holds no run record")
     run.config.pop("_wandb", None)
     return run
-
-
-def _update(target: dict, updates) -> None:
-    for item in updates:
-        target[_key(item)] = json.loads(item.value_json)
 
 
 def run_folders(root: str | Path) -> list[Path]:
