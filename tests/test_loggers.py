@@ -303,3 +303,18 @@ def test_loggers_reach_the_accelerate_loop() -> None:
     assert [record for kind, record in recorder.calls if kind == "log"] == [
         {"step": step, "train_loss": loss} for step, loss in enumerate(losses, start=1)
     ]
+
+
+def test_a_fresh_run_in_a_used_folder_shows_only_itself(tmp_path: Path) -> None:
+    def loggers():
+        return [TensorBoardLogger(), WandbLogger(project="tests")]
+
+    train(tmp_path, loggers(), epochs=2)
+    [old] = read_runs(tmp_path)
+    train(tmp_path, loggers(), epochs=1)  # resume=False: a new run replaces the old one's logs
+    records = jsonl(tmp_path)
+    scalars = read_scalars(tmp_path / "tensorboard")  # the old event file is purged from step 0
+    assert scalars["train_loss"] == [(r["step"], float(np.float32(r["train_loss"]))) for r in records]
+    [new] = read_runs(tmp_path)  # the run of this folder's checkpoint; the old folder stays on disk
+    assert new.id != old.id and [row["_step"] for row in new.history] == [r["step"] for r in records]
+    assert len(read_runs(tmp_path, run_id=old.id)) == 1

@@ -52,9 +52,10 @@ class TensorBoardLogger:
             raise ImportError(
                 "TensorBoard logging needs the tensorboard package: pip install 'e2edl[tracking]'"
             ) from None
-        # A resumed run drops what the interrupted one wrote after its checkpoint (purge_step),
-        # as metrics.jsonl is rewound: the curves then show each step once.
-        purge_step = run.start_step + 1 if run.resumed else None
+        # A resumed run drops what the interrupted one wrote after its checkpoint (purge_step), as
+        # metrics.jsonl is rewound; a fresh run in a used folder drops everything (purge from step
+        # 0), as metrics.jsonl is rewritten: the curves then show each step once, of this run.
+        purge_step = run.start_step + 1 if run.resumed else 0
         self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=purge_step)
         self.model, self.config = run.model, run.config
 

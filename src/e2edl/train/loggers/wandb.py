@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 from e2edl.atomic import write_text
 from e2edl.train.loggers.protocol import RunInfo, numeric
 from e2edl.train.loggers.samples import PredictionSamples
+from e2edl.train.loggers.wandb_offline import RUN_ID_FILE
 
-RUN_ID_FILE = "run_id"
 DEFAULT_HOST = "https://api.wandb.ai"
 
 

@@ -16,7 +16,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_TIME = re.compile(r"\d{8}_\d{6}")  # a run folder's start time, in its name
+# A run folder's name: its start time, the run's id, and "-1", "-2"... when a resumed part
+# started within the same second as the one before.
+_FOLDER = re.compile(r"(\d{8}_\d{6})-[a-z0-9]+(?:-(\d+))?$")
+RUN_ID_FILE = "run_id"  # in run_dir/wandb/: the id of the W&B run that run_dir's checkpoint belongs to
 
 
 @dataclass
@@ -85,11 +88,18 @@ def run_folders(root: str | Path) -> list[Path]:
     return sorted(folders, key=_start_time)
 
 
-def _start_time(folder: Path) -> str:
-    match = _TIME.search(folder.name)
-    return match.group(0) if match else ""
+def _start_time(folder: Path) -> tuple[str, int]:
+    match = _FOLDER.search(folder.name)
+    return (match.group(1), int(match.group(2) or 0)) if match else ("", 0)
 
 
-def read_runs(root: str | Path) -> list[OfflineRun]:
-    """Every run folder under ``root``, oldest first: a resumed run is several folders, one id."""
-    return [read_offline_run(folder) for folder in run_folders(root)]
+def read_runs(root: str | Path, run_id: str | None = None) -> list[OfflineRun]:
+    """The run folders under ``root`` of one W&B run, oldest first: a resumed run is several
+    folders with one id. ``run_id`` None: the id in ``root/wandb/run_id`` (what ``WandbLogger``
+    keeps in a ``fit`` run folder: a fresh run there leaves the folders of earlier ones, unsynced
+    maybe, and starts a new id); without that file, every run folder under ``root``."""
+    id_file = Path(root) / "wandb" / RUN_ID_FILE
+    if run_id is None and id_file.is_file():
+        run_id = id_file.read_text().strip()
+    folders = [f for f in run_folders(root) if run_id is None or (f / f"run-{run_id}.wandb").is_file()]
+    return [read_offline_run(folder) for folder in folders]
