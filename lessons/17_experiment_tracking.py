@@ -54,6 +54,8 @@ from e2edl.recipes.mnist_mlp import train_mlp
 
 # W&B runs offline unless told otherwise: nothing in this notebook needs an account or a network.
 os.environ.setdefault("WANDB_MODE", "offline")
+# Where W&B stages offline artifacts until `wandb sync` (section 4): beside the lesson's runs.
+os.environ.setdefault("WANDB_DATA_DIR", str((OUT / "wandb-staging").resolve()))
 data = MNIST.load(train_subset=TRAIN_IMAGES["quick" if QUICK else "full"])
 print(f"{len(data.x_train):,} training images, {len(data.x_val):,} validation images")
 
@@ -232,7 +234,8 @@ for tag in ("train_loss", "val_accuracy", "lr"):
 # `wandb sync` replays them in order into one run. The library's `WandbLogger` runs offline unless
 # `WANDB_MODE` says otherwise or there is both an API key and a server answering. One more thing to
 # copy when a node's files move: offline artifacts (the checkpoint) are staged in
-# `$WANDB_DATA_DIR` (default `~/.local/share/wandb`) until synced.
+# `$WANDB_DATA_DIR` (default `~/.local/share/wandb`; this notebook sets it to
+# `OUT / "wandb-staging"`) until synced, and the run's log points there.
 #
 # The run's file `run-<id>.wandb` is a *transaction log*: every `init`, `log`, summary update,
 # artifact and the exit, one record after another, which is what `wandb sync` replays. W&B's own
