@@ -169,6 +169,12 @@ def test_a_busy_neighbour_takes_a_thread_away_and_gives_it_back() -> None:
         os.sched_setaffinity(0, cores)
         torch.set_num_threads(2)
         governor = FreeCoreThreads(interval=0.5)
+        before = governor._sample()
+        time.sleep(1.0)
+        if governor.others(before, governor._sample()) > 0.3:
+            print("busy")  # other work on these cores already: nothing to learn here
+            sys.exit(0)
+        governor._last = governor._sample()
 
         def until(threads, seconds):
             end = time.monotonic() + seconds
@@ -194,6 +200,8 @@ def test_a_busy_neighbour_takes_a_thread_away_and_gives_it_back() -> None:
     env = dict(os.environ, OMP_NUM_THREADS="2")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
+    if out.stdout.split() == ["busy"]:
+        pytest.skip("other processes keep these cores busy; this test needs two idle cores")
     assert out.stdout.split() == ["False", "True", "True"], (
         "expected: stays at 2 alone, 1 beside a busy process, 2 again"
     )

@@ -30,6 +30,7 @@ COURSE_ORDER = (
     "huggingface_nlp",
     "data_parallel",
     "model_parallel",
+    "experiment_tracking",
     "data_storage",
 )
 

@@ -30,11 +30,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from e2edl.train.loggers.protocol import Logger, RunInfo
+from e2edl.train.metrics_log import MetricsLog
 
 
 @dataclass(frozen=True)
@@ -74,10 +78,16 @@ def example_order(n: int, recipe: HeadRecipe) -> torch.Tensor:
 
 
 def train_head(
-    features: torch.Tensor, labels: torch.Tensor, recipe: HeadRecipe, accelerator=None
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    recipe: HeadRecipe,
+    accelerator=None,
+    loggers: Sequence[Logger] = (),
 ) -> list[float]:
     """Train ``head_model`` on ``features`` (N, D) and ``labels`` (N,) with an ``Accelerator``;
-    return the loss of every step (the mean over the whole global batch, the same on every process)."""
+    return the loss of every step (the mean over the whole global batch, the same on every process).
+    ``loggers`` (``e2edl.train.loggers``, as ``fit`` takes them) get ``{"step", "train_loss"}``
+    after every step, from the main process only."""
     accelerator = accelerator or make_accelerator()
     features, labels = features[: recipe.max_examples], labels[: recipe.max_examples]
     dtype = torch.float64 if recipe.float64 else torch.float32
@@ -88,14 +98,21 @@ def train_head(
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
 
+    log = MetricsLog(None, loggers=loggers if accelerator.is_main_process else ())
     losses = []
     model.train()
-    for x, y in loader:  # each process gets its half of every global batch, already on its device
-        loss = nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        accelerator.backward(loss)  # (in a group: the gradients are averaged across processes)
-        optimizer.step()
-        losses.append(accelerator.gather(loss.detach()[None]).mean().item())  # the global batch's loss
+    try:
+        log.start(RunInfo(None, asdict(recipe), accelerator.unwrap_model(model), start_step=0, resumed=False))
+        for x, y in loader:  # each process gets its half of every global batch, already on its device
+            loss = nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            accelerator.backward(loss)  # (in a group: the gradients are averaged across processes)
+            optimizer.step()
+            losses.append(accelerator.gather(loss.detach()[None]).mean().item())  # the global batch's loss
+            log.log({"step": len(losses), "train_loss": losses[-1]})
+        log.finish(None)
+    finally:
+        log.close()
     return losses
 
 

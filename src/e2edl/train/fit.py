@@ -31,8 +31,10 @@ resumed runs are tested bit for bit; off on a GPU, where deterministic kernels a
 **Where later additions plug in** (each is an addition, not a rewrite):
 
 - *A step budget with an endless random-batch sampler* (GPT): done, ``_train_steps`` above.
-- *Loggers* (W&B, TensorBoard) sit beside ``metrics.jsonl`` in ``MetricsLog.log``, which
-  ``_record`` calls once per record (TensorBoard is there already).
+- *Loggers* (TensorBoard, W&B, ``e2edl.train.loggers``): done. ``fit(..., loggers=[...])``;
+  ``MetricsLog`` hands them every record it writes to ``metrics.jsonl``. They start once there is
+  training to do (a finished checkpoint reused starts none), finish after the final checkpoint,
+  and are closed always; a resumed run tells them where it continues (``RunInfo``).
 - *Rank awareness* (DDP, FSDP2): done. Under ``torchrun`` (``WORLD_SIZE`` > 1) ``fit`` joins the
   process group, wraps the model (``strategy``: DDP or FSDP2, ``e2edl.train.parallel_model``) and
   gives each rank its slice of every global batch (``e2edl.data.rank_shard``); ``_record`` sums the
@@ -50,7 +52,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +66,7 @@ from e2edl.train.checkpoint import check_same_config, load_checkpoint, save_chec
 from e2edl.train.device import pick_device
 from e2edl.train.free_cores import FreeCoreThreads
 from e2edl.train.history import History
+from e2edl.train.loggers.protocol import Logger, RunInfo
 from e2edl.train.metrics_log import MetricsLog
 from e2edl.train.parallel_model import (
     load_model_state,
@@ -187,6 +190,7 @@ def fit(
     on_record: Callable[[dict], None] | None = None,
     strategy: str = "ddp",
     share_cores: bool | None = None,
+    loggers: Sequence[Logger] = (),
 ) -> History:
     """Train ``model`` for ``epochs`` epochs (or ``steps`` steps); return the :class:`History`
     of its records.
@@ -231,6 +235,10 @@ def fit(
             processes leave free, re-checked each second (``e2edl.train.free_cores``). ``None``:
             on for bf16 autocast on a CPU, whose convolution kernels wait for every thread and
             so run many times slower when another process shares the cores; off otherwise.
+        loggers: where the records go besides ``metrics.jsonl`` (always written when there is a
+            ``run_dir``): ``e2edl.train.loggers.TensorBoardLogger``, ``WandbLogger``, or any object
+            with ``start``, ``log``, ``finish`` and ``close``. A tracker is imported only when its
+            logger starts. ``tensorboard=True`` is a ``TensorBoardLogger()`` added to them.
     """
     _check_arguments(train_loader, epochs, steps, scheduler, scheduler_interval, run_dir, resume, eval_every)
     device = distributed.init_from_env(pick_device(device))  # joins torchrun's process group, if any
@@ -256,6 +264,7 @@ def fit(
             on_record=on_record,
             show=progress_enabled(progress) and distributed.is_main(),
             share_cores=share_cores,
+            loggers=loggers,
         )
         seed_everything(seed + distributed.rank())  # per rank; on resume the checkpoint's RNG wins
         start_epoch = _restore(run) if resume else 0
@@ -263,7 +272,9 @@ def fit(
         run.log.restart(run.history.records)
         if steps is not None:
             try:
+                _start_loggers(run, model, to_do=run.step < steps)
                 _train_steps(run, steps)
+                run.log.finish(run.checkpoint_path)
             finally:
                 run.close()
             return run.history
@@ -271,11 +282,13 @@ def fit(
             range(start_epoch, epochs), desc="epochs", initial=start_epoch, total=epochs, disable=not run.show
         )
         try:
+            _start_loggers(run, model, to_do=start_epoch < epochs)
             for epoch in epoch_bar:
                 record = _train_epoch(run, epoch)
                 epoch_bar.set_postfix(
                     {k: f"{v:.4g}" for k, v in record.items() if k.startswith(("train_loss", "val_"))}
                 )
+            run.log.finish(run.checkpoint_path)
         finally:
             epoch_bar.close()
             run.close()
@@ -334,6 +347,7 @@ class _Run:
     on_record: Callable[[dict], None] | None
     show: bool  # progress bars and messages
     share_cores: bool | None = None  # as asked for; None: for bf16 autocast on a CPU
+    loggers: Sequence[Logger] = ()  # besides metrics.jsonl (e2edl.train.loggers)
     step: int = 0  # optimizer steps taken (skipped fp16 steps included), over all epochs
     elapsed: float = 0.0  # training seconds over all records, resumed runs included
     scale: float | None = None  # the fp16 loss scale after the last step (None without loss scaling)
@@ -346,7 +360,11 @@ class _Run:
         self.checkpoint_path = self.run_dir / CHECKPOINT_NAME if self.run_dir is not None else None
         self.steps_per_epoch = len(self.train_loader) if hasattr(self.train_loader, "__len__") else None
         main = distributed.is_main()  # only rank 0 writes the log
-        self.log = MetricsLog(self.run_dir if main else None, tensorboard=self.tensorboard and main)
+        self.log = MetricsLog(
+            self.run_dir if main else None,
+            tensorboard=self.tensorboard and main,
+            loggers=self.loggers if main else (),
+        )
         self.history = History(run_dir=self.run_dir)
         share = self.share_cores if self.share_cores is not None else self.use_amp
         self.threads = (
@@ -416,6 +434,13 @@ class _Window:
     def mean_loss(self) -> float:
         """The mean train loss so far (reads the device: a host sync)."""
         return self.loss_sum.item() / max(self.samples, 1)
+
+
+def _start_loggers(run: _Run, model: nn.Module, to_do: bool) -> None:
+    """Start the loggers when there is training to do (a finished checkpoint reused starts none),
+    telling them where the run stands: fresh, or resumed at the checkpoint's step."""
+    if to_do:
+        run.log.start(RunInfo(run.run_dir, run.config, model, run.step, resumed=bool(run.history.records)))
 
 
 def _train_epoch(run: _Run, epoch: int) -> dict:
