@@ -424,9 +424,12 @@ print(f"validation: all {val_windows.windows} complete windows of {lm_recipe.eva
 # %% [markdown]
 # The model, `CharRNN`, is an embedding, a recurrent layer (`nn.LSTM`) and a linear layer to 65
 # logits at every position. The recipe trains it with Adam, a short warm-up and a cosine decay, the
-# gradient norm clipped to 1 (section 4 says why), for a fixed number of steps sized to about ten
-# minutes of a 2-core CPU in full mode. After every "epoch" of steps it scores the whole validation
-# split, so the history holds validation loss against training seconds:
+# gradient norm clipped to 1 (section 4 says why). In full mode it trains for a wall-clock budget,
+# seven minutes of your machine: `plan_epochs` times a few steps and one validation pass on a
+# throwaway copy, and the run gets as many whole "epochs" of 200 steps as fit (the cosine schedule
+# spans exactly those, and a resumed run keeps its plan). Quick mode trains a fixed 100 steps. After
+# every "epoch" it scores the whole validation split, so the history holds validation loss against
+# training seconds — the curve the gpt lesson puts its transformer beside:
 
 # %%
 show_source(recipes.train_char_lm)
@@ -555,13 +558,19 @@ show_source(recipes.clipping_run)
 #   one), then a linear layer. `nn.EmbeddingBag` looks up and averages in one kernel; with sparse
 #   gradients and Adagrad only the rows of the batch's n-grams are touched at each step.
 # - **A bidirectional LSTM**: one LSTM reads left to right, another right to left, each stopping at
-#   the review's own end (section 2: packed numbers, from two fused passes); the forward one's state
-#   at the last real word and the backward one's at the first go to a linear layer.
+#   the review's own end (section 2: packed numbers, from two fused passes). The classic summary is
+#   the forward state at the last real word and the backward one at the first; the recipe here
+#   takes each unit's largest value over all real positions of both directions (`pool="max"`), so a
+#   strong phrase early in a long review still counts — on validation it beat the final states
+#   (0.879 against 0.846 after three epochs). Its learning rate decays along a cosine to zero over
+#   the three epochs (`schedule="cosine"`), which added most of a point more on validation than a
+#   constant rate (`classifier_recipes`, shown below, lists the validation numbers behind each choice).
 # - **A 1-D CNN** (Kim 2014): convolutions 3, 4 and 5 words wide slide over the embeddings and
 #   detect phrases; each filter's largest response anywhere in the review goes to a linear layer.
 
 # %%
 show_source(recipes.train_text_classifier)
+show_source(recipes.classifier_recipes)
 classifier_recipes = recipes.classifier_recipes(QUICK)
 print(*classifier_recipes.values(), sep="\n")
 
