@@ -41,7 +41,6 @@ from e2edl.course.notebook import setup_lesson, show_source
 QUICK, OUT = setup_lesson("sequences")  # prints the mode, the run folder and the reference timings
 
 # %%
-import dataclasses
 import re
 import time
 from collections import Counter
@@ -441,12 +440,14 @@ print(f"validation loss {lstm_history.last['val_loss']:.3f} nats per character a
       f"{lstm_history.last['elapsed']:.0f} s of training")  # fmt: skip
 
 # %% [markdown]
-# To see what the LSTM's gates buy, the same recipe with an Elman RNN in its place (`cell="rnn"`).
+# To see what the LSTM's gates buy, the same recipe with an Elman RNN in its place (`cell="rnn"`),
+# for the same number of steps as the LSTM took (`same_steps_with_cell`: same batches, same
+# schedule; the RNN's steps are cheaper, so its curve ends sooner in seconds).
 # To try your own settings, `dataclasses.replace(lm_recipe, hidden_size=256)` — and give it another
 # `run_dir`: a folder holds one recipe's checkpoint, and a different recipe there is an error.
 
 # %%
-rnn_recipe = dataclasses.replace(lm_recipe, cell="rnn")
+rnn_recipe = recipes.same_steps_with_cell(lm_recipe, lstm_history, "rnn")  # the LSTM's steps, another cell
 char_rnn, rnn_history = recipes.train_char_lm(chars, rnn_recipe, run_dir=OUT / "char-rnn", seed=0)
 fig, ax = plt.subplots(figsize=(5.5, 3.4))
 for name, history in (("LSTM", lstm_history), ("RNN", rnn_history)):

@@ -28,6 +28,7 @@ from e2edl.recipes.sequences import (
     clipping_demo,
     clipping_run,
     imdb_setup,
+    same_steps_with_cell,
     tokenize_imdb,
     train_char_lm,
     train_text_classifier,
@@ -127,10 +128,12 @@ def clipping_figure(runs: dict) -> plt.Figure:
 def char_models(cfg: RunConfig) -> tuple[dict, dict, dict, dict]:
     data = CharSplits.of(load_tinyshakespeare())
     lstm_recipe = char_lm_recipe(cfg.quick)
-    recipes = {"lstm": lstm_recipe, "rnn": dataclasses.replace(lstm_recipe, cell="rnn")}
     x, y = next(iter(ConsecutiveWindows(data.val_ids, lstm_recipe.window, batch_size=64)))
     metrics, histories, curves, models = {}, {}, {}, {}
-    for cell, recipe in recipes.items():
+    for cell in ("lstm", "rnn"):  # the RNN: the LSTM's recipe and steps (same_steps_with_cell)
+        recipe = (
+            lstm_recipe if cell == "lstm" else same_steps_with_cell(lstm_recipe, histories["char LSTM"], cell)
+        )
         curves[(cell, "at initialisation")] = relative_input_gradients(
             fresh_model(data, recipe, cfg.seed), x, y
         )

@@ -9,11 +9,12 @@ planned from a timed trial), and scores the whole validation text after every "e
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -240,14 +241,15 @@ class CharLMRecipe:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
 
 
-TRIAL_STEPS = 12  # timed steps of plan_epochs' trial, after TRIAL_WARMUP untimed ones
+TRIAL_STEPS = 15  # steps of plan_epochs' trial, each timed, after TRIAL_WARMUP untimed ones
 TRIAL_WARMUP = 3
 
 
 def plan_epochs(data: CharSplits, recipe: CharLMRecipe, seed: int = 0, device=None) -> tuple[int, float]:
     """``(epochs, seconds per epoch)``: how many whole epochs of ``recipe`` fit its ``budget_seconds``
-    here, from a timed trial on a throwaway model: ``TRIAL_STEPS`` training steps and one pass over
-    the validation text. At least one epoch; the cosine schedule then spans exactly those."""
+    here, from a timed trial on a throwaway model: the median of ``TRIAL_STEPS`` training steps (a
+    median, so that a moment of other work on the machine does not shrink the plan) and one pass
+    over the validation text. At least one epoch; the cosine schedule then spans exactly those."""
     device = pick_device(device)
     seed_everything(seed)
     model = CharRNN(len(data.vocabulary), recipe.embed_dim, recipe.hidden_size, recipe.num_layers,
@@ -257,17 +259,18 @@ def plan_epochs(data: CharSplits, recipe: CharLMRecipe, seed: int = 0, device=No
     batches = RandomWindows(
         data.train_ids, recipe.window, recipe.batch_size, TRIAL_WARMUP + TRIAL_STEPS, seed=seed
     )
+    step_times = []
     with flush_denormals():
-        for i, (x, y) in enumerate(batches):
-            if i == TRIAL_WARMUP:
-                start = time.perf_counter()
+        for x, y in batches:
+            start = time.perf_counter()
             loss = loss_fn(model(x.to(device)), y.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
             optimizer.step()
-        loss.item()  # waits for a GPU to finish
-        step_seconds = (time.perf_counter() - start) / TRIAL_STEPS
+            loss.item()  # waits for a GPU to finish the step
+            step_times.append(time.perf_counter() - start)
+        step_seconds = statistics.median(step_times[TRIAL_WARMUP:])
         start = time.perf_counter()
         evaluate(model, ConsecutiveWindows(data.val_ids, recipe.eval_window, batch_size=64), loss_fn,
                  device=device, progress=False)  # fmt: skip
@@ -315,6 +318,13 @@ def train_char_lm(
             **fit_options,
         )
     return model, history
+
+
+def same_steps_with_cell(recipe: CharLMRecipe, history: History, cell: str) -> CharLMRecipe:
+    """``recipe`` with another recurrent ``cell``, for as many epochs as ``history`` (the run of
+    ``recipe``) trained: the same steps and schedule, whatever a wall-clock budget planned — so
+    the two models have seen the same batches when their gradients are compared."""
+    return replace(recipe, cell=cell, epochs=int(history.last["epoch"]), budget_seconds=None)
 
 
 def _planned_epochs_of(run_dir) -> int | None:
