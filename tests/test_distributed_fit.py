@@ -204,3 +204,21 @@ def test_fsdp_resumes_to_identical_weights(tmp_path: Path) -> None:
     for name in a:
         assert torch.equal(a[name], b[name]), f"{name} differs after resuming"
     assert_no_leftovers(token)
+
+
+def test_lose_a_worker_matches_a_straight_run_on_a_local_group(tmp_path: Path, monkeypatch) -> None:
+    """What the data-parallel lesson claims: the straight run on a notebook's 2 ranks (a LocalGroup)
+    and the run whose rank 1 is killed under torchrun --max-restarts 1 end with the same weights."""
+    from e2edl.distributed.local_group import LocalGroup
+    from e2edl.distributed.lost_worker import lose_a_worker
+
+    token = new_token()
+    for name, value in worker_env(token).items():
+        monkeypatch.setenv(name, value)  # every process lose_a_worker starts carries the token
+    with LocalGroup(2) as group:
+        lost = lose_a_worker(tmp_path / "lost", group, epochs=4)
+    assert lost["restarted"] and lost["finished"] and 1 <= lost["resumed_after_epoch"] < 4
+    assert lost["max_weight_difference"] == 0.0
+    with pytest.raises(FileExistsError, match="give lose_a_worker an empty folder"):
+        lose_a_worker(tmp_path / "lost")
+    assert_no_leftovers(token)
