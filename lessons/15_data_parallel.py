@@ -366,13 +366,28 @@ demo.close()
 # On a cluster a process can die (a node reboots, a kill for memory). With
 # `torchrun --max-restarts 1` the launcher notices, stops the other workers and starts the whole
 # group again; a training script that resumes from its last checkpoint (`fit(..., resume=True)`)
-# continues from there. The course's test kills one of two workers with SIGKILL in the middle of
-# an epoch and checks that the restarted group ends with **the same weights, bit for bit**, as an
-# uninterrupted 2-process run — which takes a checkpoint holding every rank's random state, not
-# only rank 0's (each rank draws its own dropout masks), and a fresh key-value namespace for the
-# restarted group (`init_from_env` prefixes its keys with the restart count: torchrun keeps its
-# store across restarts, and a stale address left there by a dead rank otherwise sends the new
-# ranks to a port nobody listens on).
+# continues from there. `run_lesson` above tried it: the job below (a small MLP with dropout and
+# a noise augmentation, so each rank's random state matters) ran once straight through on our 2
+# ranks, and once under `torchrun --nproc-per-node 2 --max-restarts 1`, where rank 1 was killed
+# with SIGKILL a few batches into its second epoch (`e2edl.distributed.lost_worker.lose_a_worker`).
+
+# %%
+from e2edl.distributed import lost_worker
+
+show_source(lost_worker.train)
+result.tables["lost_worker"]
+
+# %% [markdown]
+# The restarted group resumed from the checkpoint after the first epoch and ended with **the same
+# weights, bit for bit**, as the straight run (the last column: 0; the claims table checks it).
+# Bit for bit takes two things. The checkpoint holds every rank's random state, not only rank 0's
+# (each rank draws its own dropout masks and noise): resumed with rank 0's state on both, rank 1
+# would draw other masks than the straight run did. And the restarted group gets a fresh
+# key-value namespace (`init_from_env` prefixes its keys with the restart count): torchrun keeps
+# its store across restarts, and a stale address left there by the dead rank would otherwise send
+# the new ranks to a port nobody listens on. The killed run's seconds are mostly the start-up of
+# new processes (each imports PyTorch), twice: at the launch and at the restart; the straight run
+# used our 2 processes, running already. On a cluster a restart also waits for a replacement node.
 
 # %%
 assert result.passed(), "a claim of this lesson failed; see the table above"

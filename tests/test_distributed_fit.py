@@ -1,6 +1,7 @@
-"""``fit`` under ``torchrun``: 2 processes equal 1 with the global batch, FSDP2 equals DDP, and a
-worker killed mid-epoch is survived — ``torchrun --max-restarts 1`` restarts the group from the
-last checkpoint and it ends with the weights of an uninterrupted 2-process run, bit for bit.
+"""``fit`` under ``torchrun``: 2 processes equal 1 with the global batch (by epochs, and by a step
+budget from an endless sampler), FSDP2 equals DDP, and a worker killed mid-epoch is survived —
+``torchrun --max-restarts 1`` restarts the group from the last checkpoint and it ends with the
+weights of an uninterrupted 2-process run, bit for bit.
 
 These need ``fit``'s rank awareness (the ``strategy`` argument; ``e2edl.train.distributed``):
 without it they are skipped. Every launch has a timeout, uses a free rendezvous port and leaves
@@ -34,6 +35,7 @@ from e2edl.distributed.ports import free_port, is_listening
 from e2edl.train import fit
 
 SCRIPT = Path(__file__).with_name("distributed_train_script.py")
+STEPS_SCRIPT = Path(__file__).with_name("distributed_steps_script.py")  # fit(steps=...), RandomBatches
 RANK_AWARE = "strategy" in inspect.signature(fit).parameters
 pytestmark = [
     pytest.mark.slow,
@@ -45,7 +47,9 @@ pytestmark = [
 TIMEOUT = 240  # seconds for one launch on a busy 2-core machine (a hang is killed after this)
 
 
-def torchrun(run_dir: Path, *script_args: str, restarts: int = 0, port: int | None = None) -> list[str]:
+def torchrun(
+    run_dir: Path, *script_args: str, restarts: int = 0, port: int | None = None, script: Path = SCRIPT
+) -> list[str]:
     """2 worker processes on this machine, rendezvous at a free port of our choosing."""
     return [
         str(VENV_BIN / "torchrun"),
@@ -54,7 +58,7 @@ def torchrun(run_dir: Path, *script_args: str, restarts: int = 0, port: int | No
         "--rdzv-backend", "c10d",
         "--rdzv-endpoint", f"localhost:{port or free_port()}",
         "--max-restarts", str(restarts),
-        str(SCRIPT), str(run_dir), *script_args,
+        str(script), str(run_dir), *script_args,
     ]  # fmt: skip
 
 
@@ -97,6 +101,42 @@ def test_two_processes_follow_one_process_on_the_global_batch(tmp_path: Path) ->
     wa, wb = final_state(one, 3)["model"], final_state(two, 3)["model"]
     for name in wa:
         torch.testing.assert_close(wb[name], wa[name], rtol=1e-5, atol=1e-6)
+    assert_no_leftovers(token)
+    assert not is_listening(port)
+
+
+def test_a_step_budget_on_two_processes_follows_one_process_and_resumes(tmp_path: Path) -> None:
+    """fit(steps=12, eval_every=4) on an endless RandomBatches: each rank takes its half of every
+    global batch, so the records and weights are one process's; stopped at step 8 and resumed to
+    12, the 2-process run ends where a straight one does, bit for bit."""
+    token = new_token()
+    budget = ["--steps", "12", "--eval-every", "4"]
+    one, two, resumed = tmp_path / "one", tmp_path / "two", tmp_path / "resumed"
+    run_to_end([sys.executable, str(STEPS_SCRIPT), str(one), *budget], token, tmp_path / "one.log")
+    port = free_port()
+    run_to_end(torchrun(two, *budget, port=port, script=STEPS_SCRIPT), token, tmp_path / "two.log")
+    a, b = records(one), records(two)
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [4, 8, 12]
+    assert "epoch" not in b[-1]
+    for key in ("train_loss", "val_loss", "lr"):
+        assert [r[key] for r in b] == pytest.approx([r[key] for r in a], rel=1e-5), key
+    assert b[-1]["val_loss"] < b[0]["val_loss"]  # it learned something
+    sa, sb = (torch.load(run / "checkpoint.pt", weights_only=True) for run in (one, two))
+    assert sa["step"] == sb["step"] == 12 and sa["epoch"] is None and sb["epoch"] is None
+    assert sa["loader"]["drawn"] == sb["loader"]["drawn"] == 12  # every rank drew every global batch
+    for name in sa["model"]:
+        torch.testing.assert_close(sb["model"][name], sa["model"][name], rtol=1e-5, atol=1e-6)
+
+    for steps in ("8", "12"):
+        run_to_end(
+            torchrun(resumed, "--steps", steps, "--eval-every", "4", script=STEPS_SCRIPT),
+            token,
+            tmp_path / "r.log",
+        )
+    sr = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    for name in sb["model"]:
+        assert torch.equal(sr["model"][name], sb["model"][name]), f"{name} differs after resuming"
+    assert [r["train_loss"] for r in records(resumed)] == [r["train_loss"] for r in b]
     assert_no_leftovers(token)
     assert not is_listening(port)
 
@@ -163,4 +203,22 @@ def test_fsdp_resumes_to_identical_weights(tmp_path: Path) -> None:
     a, b = final_state(resumed, 2)["model"], final_state(straight, 2)["model"]
     for name in a:
         assert torch.equal(a[name], b[name]), f"{name} differs after resuming"
+    assert_no_leftovers(token)
+
+
+def test_lose_a_worker_matches_a_straight_run_on_a_local_group(tmp_path: Path, monkeypatch) -> None:
+    """What the data-parallel lesson claims: the straight run on a notebook's 2 ranks (a LocalGroup)
+    and the run whose rank 1 is killed under torchrun --max-restarts 1 end with the same weights."""
+    from e2edl.distributed.local_group import LocalGroup
+    from e2edl.distributed.lost_worker import lose_a_worker
+
+    token = new_token()
+    for name, value in worker_env(token).items():
+        monkeypatch.setenv(name, value)  # every process lose_a_worker starts carries the token
+    with LocalGroup(2) as group:
+        lost = lose_a_worker(tmp_path / "lost", group, epochs=4)
+    assert lost["restarted"] and lost["finished"] and 1 <= lost["resumed_after_epoch"] < 4
+    assert lost["max_weight_difference"] == 0.0
+    with pytest.raises(FileExistsError, match="give lose_a_worker an empty folder"):
+        lose_a_worker(tmp_path / "lost")
     assert_no_leftovers(token)

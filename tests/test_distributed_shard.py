@@ -77,6 +77,9 @@ def test_an_endless_sampler_is_sliced_batch_by_batch() -> None:
         (x0, y0), (x1, y1) = (next(stream) for stream in streams)
         assert torch.equal(torch.cat([x0, x1]), x) and torch.equal(torch.cat([y0, y1]), y)
     assert shards[0].state_dict()["drawn"] == 3  # its sampler's state, for the checkpoint
+    assert not hasattr(shards[0], "__len__")  # endless: fit must not take its length
+    batches = [(torch.arange(4.0), torch.zeros(4))] * 3  # a finite iterable keeps its length
+    assert len(shard_loader(batches, 0, 2)) == 3
 
 
 def test_rank_slice_and_bad_ranks() -> None:

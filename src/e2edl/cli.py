@@ -221,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from e2edl.course import UnknownLesson
     from e2edl.data import DataUnavailable, IDXError, UnknownDataset, UnsafeArchive
+    from e2edl.nn.model_files import ModelFolderError
     from e2edl.train import CheckpointError, TrainingDiverged
 
     try:
@@ -233,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         DataUnavailable,
         IDXError,
         UnsafeArchive,
+        ModelFolderError,
     ) as error:
         print(f"e2edl: error: {error}", file=sys.stderr)
         return 2

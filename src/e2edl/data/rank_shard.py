@@ -24,7 +24,8 @@ Three kinds of loaders, one rule:
   ranks, ``indices[rank::N]``, so its batches are other samples than a single process's).
 - anything else that yields batches in the same order on every rank (an endless sampler with its
   own seeded generator, ``e2edl.train.batches.RandomBatches``): :class:`BatchSlices` keeps the
-  rank's slice of each batch it yields.
+  rank's slice of each batch it yields (:class:`SizedBatchSlices` where the loader has a length,
+  which it keeps; an endless sampler has none, and neither have its slices).
 
 Every rank yields the same number of batches — a rank that runs out first would leave the others
 waiting in a collective forever. A global batch with fewer samples than ranks (the last one) is
@@ -124,11 +125,16 @@ class BatchSlices(_Delegating):
             if _batch_size(batch) >= self.world_size:
                 yield rank_slice(batch, self.rank, self.world_size)
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(rank {self.rank} of {self.world_size} of {self.loader!r})"
+
+
+class SizedBatchSlices(BatchSlices):
+    """``BatchSlices`` of a loader with a length, which it keeps. Only such a loader's slices have a
+    ``__len__``: an endless sampler has none, and ``fit`` asks ``hasattr(loader, "__len__")``."""
+
     def __len__(self) -> int:
         return len(self.loader)
-
-    def __repr__(self) -> str:
-        return f"BatchSlices(rank {self.rank} of {self.world_size} of {self.loader!r})"
 
 
 def _is_tensor_loader(loader) -> bool:
@@ -180,7 +186,8 @@ def shard_loader(loader: Iterable | None, rank: int, world_size: int):
 
     if isinstance(loader, DataLoader):
         return _distributed_data_loader(loader, rank, world_size)
-    return BatchSlices(loader, rank, world_size)
+    sized = hasattr(loader, "__len__")
+    return (SizedBatchSlices if sized else BatchSlices)(loader, rank, world_size)
 
 
 def is_sharded(loader) -> bool:

@@ -9,13 +9,16 @@ latency–bandwidth model fitted to the ring's; one process on the global batch 
 processes averaging gradients by hand and against DDP (equal to rounding); gradient
 accumulation with and without ``no_sync`` (all-reduces per step); the bucket size (all-reduces
 and step time); the character-level GPT trained by one process and by DDP on 2 (the same loss
-curve) and a step's time split into compute and communication. Full mode also measures two
+curve) and a step's time split into compute and communication; a worker killed under
+``torchrun --max-restarts 1`` and the restarted group's final weights against an uninterrupted
+run's (``e2edl.distributed.lost_worker``, in a fresh folder each time). Full mode also measures two
 processes on the same cores with and without their fair share of threads.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import matplotlib.pyplot as plt
 
@@ -25,6 +28,7 @@ from e2edl.distributed import collectives, data_parallel, ring, threads
 from e2edl.distributed.cost_model import LatencyBandwidth
 from e2edl.distributed.gpt_data_parallel import step_breakdown
 from e2edl.distributed.local_group import LocalGroup, shared_group
+from e2edl.distributed.lost_worker import lose_a_worker
 from e2edl.figures import Table
 from e2edl.recipes.data_parallel import FULL_GPT, QUICK_GPT, character_ids, train_gpt_both_ways
 from e2edl.train.distributed import launched_by_torchrun
@@ -111,6 +115,8 @@ def run(cfg: RunConfig) -> dict:
     curves = train_gpt_both_ways(ids, gpt, group, run_dir=cfg.out / "gpt", resume=cfg.resume)
     single_gpt, ddp_gpt = curves["single"], curves["ddp"]
     breakdown = group.run(step_breakdown, ids, gpt)[0]
+    shutil.rmtree(cfg.out / "lost_worker", ignore_errors=True)  # the kill needs a run to interrupt
+    lost = lose_a_worker(cfg.out / "lost_worker", group)
     thread_rows = _thread_rows() if settings["threads"] else []
 
     model = LatencyBandwidth.fit_ring(sizes, ring_seconds, world_size=2)
@@ -143,6 +149,8 @@ def run(cfg: RunConfig) -> dict:
         "ring_bandwidth_gb_per_s": model.bandwidth / 1e9,
         "gpt_step_seconds": breakdown["step_seconds"],
         "gpt_exposed_communication_share": exposed / breakdown["step_seconds"],
+        "lost_worker_restarted": float(lost["restarted"] and lost["finished"]),
+        "lost_worker_max_weight_difference": lost["max_weight_difference"],
     }
     if thread_rows:
         metrics["oversubscribed_slowdown"] = thread_rows[1]["vs one alone"]
@@ -172,6 +180,17 @@ def run(cfg: RunConfig) -> dict:
             formats={"seconds": ".4f"},
         ),  # fmt: skip
     }
+    tables["lost_worker"] = Table(
+        [
+            {"run (2 processes)": "straight through", "seconds": lost["straight_seconds"],
+             "restarts": 0, "max weight difference to the straight run": 0.0},
+            {"run (2 processes)": f"rank 1 killed in epoch {lost['resumed_after_epoch'] + 1} of {lost['epochs']}",
+             "seconds": lost["killed_seconds"], "restarts": int(lost["restarted"]),
+             "max weight difference to the straight run": lost["max_weight_difference"]},
+        ],
+        title=f"A lost worker: torchrun --max-restarts 1 resumes after epoch {lost['resumed_after_epoch']}",
+        formats={"seconds": ".1f", "max weight difference to the straight run": ".1e"},
+    )  # fmt: skip
     if thread_rows:
         tables["threads"] = Table(thread_rows, title="Two processes on 2 cores (GNU OpenMP's default spin)",
                                   formats={"seconds": ".3f", "vs one alone": ".1f"})  # fmt: skip
@@ -229,6 +248,20 @@ LESSON = Lesson(
             0.5,
             1.2,
             "and it learns (nats per character, first step minus the last five)",
+        ),
+        Claim(
+            "lost_worker_restarted",
+            "==",
+            1,
+            1,
+            "rank 1 killed with SIGKILL mid-epoch: torchrun --max-restarts 1 restarted the group, which finished",
+        ),
+        Claim(
+            "lost_worker_max_weight_difference",
+            "==",
+            0.0,
+            0.0,
+            "the restarted group ends with the uninterrupted run's weights, bit for bit",
         ),
         Claim(
             "oversubscribed_slowdown",

