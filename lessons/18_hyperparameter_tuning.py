@@ -314,6 +314,14 @@ result.show("curves")
 # %%
 result.show("trials")
 
+# %% [markdown]
+# How the two CPUs were shared: each row is a trial of the first seed's random + ASHA search, each
+# dot one of its epochs as it was reported. At any moment two trials overlap — one thread each,
+# two at once — and the trials ASHA stopped after one epoch are the single dots.
+
+# %%
+result.show("timeline")
+
 # %%
 result.tables["searches"]
 

@@ -61,7 +61,7 @@ def processes_mentioning(text: str) -> list[int]:
 
 def stop_group(process: subprocess.Popen) -> None:
     """SIGTERM the process group we started (``ray start --block`` stops its node), then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 10)):
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
@@ -140,12 +140,15 @@ def _wait_for_nodes(address: str, count: int, seconds: float = 120) -> None:
     probe = f"import ray; ray.init(address={address!r}, log_to_driver=False); print(sum(n['Alive'] for n in ray.nodes()))"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        done = subprocess.run(
-            [sys.executable, "-c", probe], env=env(), capture_output=True, text=True, timeout=60
-        )
+        time.sleep(2)
+        try:  # a probe that starts before the head answers may wait long for it: try again
+            done = subprocess.run(
+                [sys.executable, "-c", probe], env=env(), capture_output=True, text=True, timeout=60
+            )
+        except subprocess.TimeoutExpired:
+            continue
         if done.returncode == 0 and int(done.stdout.split()[-1]) >= count:
             return
-        time.sleep(1)
     raise AssertionError(f"the Ray cluster at {address} did not reach {count} nodes")
 
 
@@ -162,7 +165,7 @@ def finish(process: subprocess.Popen, seconds: float = 400) -> dict:
         stop_group(process)
         raise
     assert process.returncode == 0, output[-4000:]
-    return json.loads(output.strip().splitlines()[-1])
+    return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
 
 
 def trial_results(storage: Path) -> dict[str, list[dict]]:
@@ -273,7 +276,7 @@ def test_the_slurm_script_starts_a_two_node_ray_cluster_and_stops_it(tmp_path: P
         shutil.rmtree(temp_dir, ignore_errors=True)
     assert job.returncode == 0, output[-4000:]
     assert "all 2 Ray nodes are up" in output
-    summary = json.loads(output.strip().splitlines()[-1])
+    summary = json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
     assert summary["nodes"] == 2 and summary["trials"] == 2
     assert left == [], f"Ray processes left running after the job: {left}"
 

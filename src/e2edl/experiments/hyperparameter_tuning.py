@@ -83,6 +83,21 @@ def _trials_figure(reported: dict) -> plt.Figure:
     return fig
 
 
+def _timeline(rows: list[dict], search: str) -> plt.Figure:
+    """When each trial of one search reported its epochs: a row per trial, a dot per epoch, a line
+    from its first epoch to its last — the overlaps are the trials running at the same time."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    start = min(row["at"] for row in rows) if rows else 0.0
+    order = {trial: i for i, trial in enumerate(dict.fromkeys(row["trial"] for row in rows))}
+    for trial, position in order.items():
+        times = [row["at"] - start for row in rows if row["trial"] == trial]
+        ax.plot(times, [position] * len(times), marker="o", ms=4, color="tab:blue")
+    ax.set(xlabel="seconds since the first reported epoch", ylabel="trial (in order of start)",
+           title=f"{search}: when each trial reported its epochs")  # fmt: skip
+    fig.tight_layout()
+    return fig
+
+
 def run(cfg: RunConfig) -> dict:
     import ray
 
@@ -150,7 +165,11 @@ def run(cfg: RunConfig) -> dict:
                "median share to random's best": ".2f", "mean trials": ".1f", "mean trial-epochs": ".1f"}  # fmt: skip
     return {
         "metrics": metrics,
-        "figures": {"curves": _curves(curves, plan.budget), "trials": _trials_figure(first_seed)},
+        "figures": {
+            "curves": _curves(curves, plan.budget),
+            "trials": _trials_figure(first_seed),
+            "timeline": _timeline(first_seed["random + ASHA"][1], "random + ASHA"),
+        },
         "tables": {
             "searches": Table(
                 rows, title=f"Each search and seed (budget {plan.budget} trial-epochs)", formats=formats
