@@ -31,6 +31,7 @@ COURSE_ORDER = (
     "data_parallel",
     "model_parallel",
     "experiment_tracking",
+    "hyperparameter_tuning",
     "data_storage",
 )
 
