@@ -7,9 +7,10 @@ That is not enough for one kind of kernel. The weight gradient of a convolution 
 work over all of torch's threads and then waits for all of them at barriers that spin in user
 space, where no OpenMP setting reaches. Alone that is fast. With a second process on the same
 cores, a thread that lost its core makes all the others spin until it gets one back: measured on
-a 2-core Xeon with AMX, two ResNet-18 trainings in bf16 ran **28× slower** per step than one
-alone, the convolutions' weight gradients 38× (``benchmarks/bf16_sharing.py``). With one thread
-each, nobody waits for a thread without a core, and the pair runs fairly.
+a 2-core Xeon with AMX, two ResNet-18 trainings in bf16 ran **25–37× slower** per step than one
+alone (``benchmarks/bf16_sharing.py``; oneDNN's own timings put 38× of it on the convolutions'
+weight gradients). With one thread each, nobody waits for a thread without a core, and the pair
+runs fairly: 1.7× one alone, with this module doing it.
 
 **What.** :class:`FreeCoreThreads` looks, at most once per ``interval`` seconds, at how busy the
 cores this process may use were since the last look (Linux's ``/proc/stat``; work of niced
