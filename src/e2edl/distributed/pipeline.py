@@ -115,8 +115,14 @@ def split_gpt(gpt: GPT, stages: int, stage: int, stage_seconds: float = 0.0) -> 
     return GPTStage(gpt, stage * per, (stage + 1) * per, stage_seconds)
 
 
-def _schedule(name: str, pipeline_stage, micro_batches: int):
+def _schedule(name: str, pipeline_stage, micro_batches: int, batch: int):
     from torch.distributed.pipelining import Schedule1F1B, ScheduleGPipe
+
+    if micro_batches < 1 or batch % micro_batches:
+        raise ValueError(
+            f"{micro_batches} micro-batches do not divide the batch of {batch}: the pipeline would cut "
+            "inputs and targets differently; pick a divisor of the batch size"
+        )
 
     schedules = {"gpipe": ScheduleGPipe, "1f1b": Schedule1F1B}
     if name not in schedules:
@@ -135,7 +141,9 @@ def train_pipeline(
     gpt, _ = gpt_and_optimizer(run)
     stage = split_gpt(gpt, world, rank)
     optimizer = torch.optim.AdamW(_decay_groups(stage), lr=run.lr)
-    pipe = _schedule(schedule, PipelineStage(stage, rank, world, torch.device("cpu")), micro_batches)
+    pipe = _schedule(
+        schedule, PipelineStage(stage, rank, world, torch.device("cpu")), micro_batches, run.global_batch
+    )
     batches, losses = gpt_batches(ids, run), []
     for _ in range(run.steps):
         x, y = next(batches)  # (B, T): the first stage feeds x, the last compares with y
@@ -190,7 +198,9 @@ def measure_schedule(
     rank, world = dist.get_rank(), dist.get_world_size()
     gpt, _ = gpt_and_optimizer(run)
     stage = split_gpt(gpt, world, rank, stage_seconds)
-    pipe = _schedule(schedule, PipelineStage(stage, rank, world, torch.device("cpu")), micro_batches)
+    pipe = _schedule(
+        schedule, PipelineStage(stage, rank, world, torch.device("cpu")), micro_batches, run.global_batch
+    )
     batches, seconds = gpt_batches(ids, run), []
     for _ in range(steps + 1):  # the first step sets the pipeline's buffers up: not timed
         x, y = next(batches)

@@ -29,7 +29,12 @@ from e2edl.recipes.data_parallel import FULL_GPT, QUICK_GPT, character_ids
 from e2edl.train.distributed import launched_by_torchrun
 
 QUICK = {"steps": 20, "micro_batches": [1, 2, 4, 8], "stage_seconds": 0.02, "timed_steps": 3}
-FULL = {"steps": 200, "micro_batches": [1, 2, 3, 4, 6, 8, 12, 16], "stage_seconds": 0.05, "timed_steps": 5}
+FULL = {
+    "steps": 200,
+    "micro_batches": [1, 2, 4, 8, 16],
+    "stage_seconds": 0.05,
+    "timed_steps": 5,
+}  # divisors of 16
 
 
 def _relative_gap(a: list[float], b: list[float]) -> float:
