@@ -146,3 +146,10 @@ def test_the_bubble_shrinks_with_more_micro_batches_and_1f1b_keeps_fewer_in_flig
     assert many[0]["peak_in_flight"] == 8
     one_f_one_b = group.run(pipeline.measure_schedule, ids, RUN, "1f1b", 8, 0.02)
     assert max(r["peak_in_flight"] for r in one_f_one_b) <= 2  # ≤ p micro-batches' activations
+
+
+def test_micro_batches_that_do_not_divide_the_batch_are_a_one_line_error() -> None:
+    from e2edl.distributed.pipeline import _schedule
+
+    with pytest.raises(ValueError, match="3 micro-batches do not divide the batch of 16"):
+        _schedule("gpipe", None, 3, 16)
