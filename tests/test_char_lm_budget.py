@@ -21,13 +21,40 @@ def test_a_recipe_takes_epochs_or_a_budget_not_both() -> None:
         CharLMRecipe(epochs=None, budget_seconds=0)
 
 
+class ScriptedClock:
+    """A ``perf_counter`` whose every second reading is later than the one before by the next of
+    ``durations``: each timed span (a start, then an end) lasts exactly what the script says."""
+
+    def __init__(self, durations: list[float]) -> None:
+        self.durations, self.now, self.readings = iter(durations), 0.0, 0
+
+    def perf_counter(self) -> float:
+        self.readings += 1
+        if self.readings % 2 == 0:
+            self.now += next(self.durations)
+        return self.now
+
+
 def test_the_plan_is_the_budget_over_a_timed_epoch() -> None:
     data = CharSplits.of(TEXT)
     recipe = CharLMRecipe(**TINY, epochs=None, budget_seconds=1e-9)
-    epochs, epoch_seconds = plan_epochs(data, recipe)
+    epochs, epoch_seconds = plan_epochs(data, recipe)  # the real clock
     assert epochs == 1 and epoch_seconds > 0  # a budget shorter than an epoch still trains one
-    recipe = CharLMRecipe(**TINY, epochs=None, budget_seconds=epoch_seconds * 7.5)
-    assert 3 <= plan_epochs(data, recipe)[0] <= 15  # about 7: the trial is timed again, on a noisy machine
+
+
+def test_the_plan_takes_the_median_step_so_a_moment_of_other_work_does_not_shrink_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warmup = [1.0] * sequences.TRIAL_WARMUP  # untimed: first steps are slow everywhere
+    timed = [0.01] * sequences.TRIAL_STEPS
+    timed[4] = 0.5  # another process took the core for one step
+    clock = ScriptedClock([*warmup, *timed, 0.02])  # then one pass over the validation text
+    monkeypatch.setattr(sequences, "time", clock)
+    recipe = CharLMRecipe(**TINY, epochs=None, budget_seconds=0.71)
+    epochs, epoch_seconds = plan_epochs(CharSplits.of(TEXT), recipe)
+    assert epoch_seconds == pytest.approx(5 * 0.01 + 0.02)  # steps_per_epoch median steps + the evaluation
+    assert epochs == 10  # 0.71 s over 0.07 s, whole epochs only
+    assert clock.readings == 2 * (len(warmup) + len(timed) + 1)  # every step and the evaluation were timed
 
 
 def test_a_budgeted_run_trains_its_planned_epochs_and_keeps_them_on_resume(

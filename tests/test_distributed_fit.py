@@ -22,6 +22,7 @@ import pytest
 import torch
 from torch import nn
 
+from checkpoint_support import wait_for_checkpoint
 from distributed_support import (
     VENV_BIN,
     assert_no_leftovers,
@@ -76,14 +77,6 @@ def final_state(run_dir: Path, epochs: int) -> dict:
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == epochs
     return state
-
-
-def completed_epochs(run_dir: Path) -> int:
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return 0
-    lines = [line for line in path.read_text().splitlines() if line.endswith("}")]
-    return sum(1 for line in lines if float(json.loads(line)["epoch"]).is_integer())
 
 
 def test_two_processes_follow_one_process_on_the_global_batch(tmp_path: Path) -> None:
@@ -168,9 +161,7 @@ def test_a_killed_worker_is_survived_with_identical_final_weights(tmp_path: Path
     cmd = torchrun(killed, "--epochs", str(epochs), "--slow", "0.02", restarts=1, port=port)
     launcher = launch(cmd, worker_env(token), log=log)
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while completed_epochs(killed) < 2 and time.monotonic() < deadline and launcher.poll() is None:
-            time.sleep(0.05)
+        wait_for_checkpoint(killed / "checkpoint.pt", "epoch", 2, launcher, TIMEOUT)
         time.sleep(0.15)  # into the middle of the third epoch
         victim = int((killed / "pids" / "rank1.attempt0").read_text())
         os.kill(victim, signal.SIGKILL)

@@ -9,12 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+
+from checkpoint_support import wait_for_checkpoint
 
 SCRIPT = Path(__file__).with_name("gpt_resume_script.py")
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,17 +29,11 @@ def records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
 
 
-def kill_after_records(cmd: list[str], run_dir: Path, n: int, env=None, timeout: float = 600) -> None:
-    """Start ``cmd``, wait until ``run_dir`` has logged ``n`` records and written a checkpoint
-    (a record is logged just before its checkpoint), then kill -9 it."""
+def kill_at_checkpoint(cmd: list[str], run_dir: Path, step: int, env=None, timeout: float = 600) -> None:
+    """Start ``cmd``, wait until ``run_dir`` holds the checkpoint of ``step`` (or a later one),
+    then kill -9 it."""
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + timeout
-
-    def waiting() -> bool:
-        return len(records(run_dir)) < n or not (run_dir / "checkpoint.pt").exists()
-
-    while waiting() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
+    wait_for_checkpoint(run_dir / "checkpoint.pt", "step", step, process, timeout)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the training process ended before it could be killed"
@@ -48,7 +43,7 @@ def kill_after_records(cmd: list[str], run_dir: Path, n: int, env=None, timeout:
 def test_a_killed_step_budget_run_resumes_to_bitwise_identical_weights(tmp_path: Path) -> None:
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run([sys.executable, str(SCRIPT), str(straight)], check=True, timeout=300)
-    kill_after_records([sys.executable, str(SCRIPT), str(killed), "--slow", "0.05"], killed, n=2)
+    kill_at_checkpoint([sys.executable, str(SCRIPT), str(killed), "--slow", "0.05"], killed, step=10)
     interrupted_at = torch.load(killed / "checkpoint.pt", weights_only=True)["step"]
     assert 10 <= interrupted_at < 40
     subprocess.run([sys.executable, str(SCRIPT), str(killed), "--resume"], check=True, timeout=300)
@@ -92,7 +87,7 @@ def test_e2edl_run_gpt_resume_continues_a_killed_run(tmp_path: Path) -> None:
     env = {**os.environ, "E2EDL_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
     env.setdefault("E2EDL_MIRROR", str(ROOT.parent / "shared" / "data"))
     e2edl = [sys.executable, "-m", "e2edl.cli", "run", "gpt", "--quick", "--out", str(out)]
-    kill_after_records(e2edl, out / "nanogpt-cpu", n=1, env=env)
+    kill_at_checkpoint(e2edl, out / "nanogpt-cpu", step=1, env=env)
     before = records(out / "nanogpt-cpu")
     checkpoint = torch.load(out / "nanogpt-cpu" / "checkpoint.pt", weights_only=True)
     assert 0 < checkpoint["step"] < 150, "killed before the first checkpoint or after the training"

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from checkpoint_support import wait_for_checkpoint
+
 SCRIPT = Path(__file__).with_name("resume_script.py")
 EPOCHS = 6
 
@@ -41,7 +43,7 @@ def test_killed_run_resumes_to_bitwise_identical_weights(tmp_path: Path, loader:
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     train(straight, "--loader", loader)
 
-    # Start the same run slowly, wait until two epochs are checkpointed, then kill -9 mid-epoch 3.
+    # Start the same run slowly, wait until epoch 2 is checkpointed, then kill -9 mid-epoch 3.
     cmd = [
         sys.executable,
         str(SCRIPT),
@@ -54,9 +56,7 @@ def test_killed_run_resumes_to_bitwise_identical_weights(tmp_path: Path, loader:
         "0.01",
     ]
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while epochs_logged(killed) < 2 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
+    wait_for_checkpoint(killed / "checkpoint.pt", "epoch", 2, process, timeout=120)
     time.sleep(0.1)  # into the middle of the next epoch
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
