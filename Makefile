@@ -27,7 +27,7 @@ demo: $(STAMP)   ## every lesson in quick mode; prints where the report is
 	$(BIN)/e2edl course --quick --out runs/demo
 
 test: $(STAMP)   ## the whole test suite (what CI runs)
-	$(TEST_ENV) $(BIN)/python -m pytest -q
+	$(TEST_ENV) $(BIN)/python -m pytest -q --durations=25
 
 verify: $(STAMP)   ## every lesson in full mode, checking the full claims
 	$(BIN)/e2edl course --out runs/full

@@ -67,8 +67,9 @@ from e2edl.distributed.local_group import LocalGroup, shared_group
 # **One thread per process.** PyTorch gives a process one thread per core. Two such processes on
 # one machine run twice as many threads as there are cores, and with GNU OpenMP's default an idle
 # thread *spins* (busy-waits) before it sleeps, stealing the core another process needs: two
-# processes with a thread per core each run the same work many times slower than one alone,
-# where sharing the cores fairly costs 2×. The full run measures it on 2 cores (the table
+# processes with a thread per core each run the same work several times slower than one alone,
+# where sharing the cores fairly costs 2×. The full run measures it on 2 cores with a small CNN's
+# training step, five times over because the number changes from one try to the next (the table
 # `threads`, shown from the reference machine's run at the end). So every worker gets its share:
 # `LocalGroup` gives each one thread (`OMP_NUM_THREADS=1`), `torchrun` does the same for its
 # workers, and `import e2edl` shortens the spin for anything else.

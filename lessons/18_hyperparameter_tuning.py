@@ -240,19 +240,46 @@ ray.shutdown()
 # is killed — a login node rebooted, a job out of time — `Tuner.restore(path, trainable)` reads it
 # back: finished trials stay finished, interrupted ones resume from their last `fit` checkpoint,
 # and the search goes on. `run_search` does exactly that when it finds an unfinished search in
-# its folder (`Tuner.can_restore`), which is why the lesson's run can reuse the search above. The
-# course's test `tests/test_tuning.py` kills a driver with `SIGKILL` after its first reported
-# epoch, runs the same command again, and checks that every trial ends with its epochs counted
-# once — each resumed trial's `fit` epoch equal to Tune's iteration.
-#
-# One thing does not survive a restore: the budget `Stopper` starts counting again from zero, so a
-# restored ASHA search may spend up to the epochs done before the kill on top of its budget.
+# its folder (`Tuner.can_restore`), which is why the lesson's run can reuse the search above:
 
 # %%
 from ray import tune
 
 path = (OUT / "tune" / search_name("random + ASHA", 0)).resolve()
 print(f"{path.name}: restorable = {tune.Tuner.can_restore(str(path))}")
+
+# %% [markdown]
+# The lesson's run proves the restore on a search it interrupts: its plain random search (search
+# seed 0). It starts that search with a driver process of its own — `python -m
+# e2edl.recipes.search_driver`, the same program as `scripts/tune_search.py` — against the
+# lesson's Ray, and kills it with `SIGKILL` (no chance to save anything) as soon as a trial has
+# reported an epoch and the search's state holds it:
+
+# %%
+from e2edl.recipes.search_driver import kill_at_first_epoch
+
+show_source(kill_at_first_epoch)
+
+# %% [markdown]
+# Then it calls `run_search` with the same folder, which restores the search and finishes it, and
+# reads every trial's `result.json`: an interrupted trial that resumed from its checkpoint reports
+# `fit` epochs that continue Tune's iterations; one that started again from scratch would report
+# an iteration twice, or epoch 1 at iteration 2. The claims below count those
+# (`restore_retrained_epochs`, which must be 0) and the trial-epochs the search trained in all:
+# exactly its budget. A random search trains every trial to its last epoch whatever the timing,
+# and a resumed `fit` continues bit for bit: the kill costs time, not trial results.
+#
+# The budget needs care here. `Tuner.restore` rebuilds the search's `Stopper` as it was pickled
+# when the search started — with nothing counted. Left like that, a restored search would spend
+# its whole budget again on top of what it spent before the kill (a random search is held by its
+# number of trials as well; an ASHA search only by the budget). So `trial_epoch_budget` counts
+# each trial's highest epoch (a result handed over twice counts once) and, after a restore, first
+# reads the epochs already written in the search's folder — `tests/test_tuning.py` checks both:
+
+# %%
+from e2edl.recipes.hyperparameter_tuning import trial_epoch_budget
+
+show_source(trial_epoch_budget)
 
 # %% [markdown]
 # ## 7. On a cluster
@@ -327,6 +354,13 @@ result.tables["searches"]
 
 # %%
 result.tables["summary"]
+
+# %% [markdown]
+# And the random search whose driver was killed: each trial's reported epochs after the restore
+# (Tune's iterations, each once), and in the title the trial-epochs spent against the budget:
+
+# %%
+result.tables["restore"]
 
 # %% [markdown]
 # The column *share of random's budget* answers the question: the trial-epochs a search needed to

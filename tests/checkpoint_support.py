@@ -26,10 +26,15 @@ def checkpointed(path: Path, key: str) -> int:
 def wait_for_checkpoint(
     path: Path, key: str, at_least: float, process: subprocess.Popen, timeout: float
 ) -> None:
-    """Poll until the checkpoint's ``key`` reaches ``at_least``, the process ends, or ``timeout``
-    seconds pass (a re-read only when the file changed)."""
+    """Poll until the checkpoint's ``key`` reaches ``at_least`` (a re-read only when the file
+    changed); fail, saying why, if the process ends first or ``timeout`` seconds pass."""
     deadline, seen = time.monotonic() + timeout, None
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            error = process.stderr.read()[-2000:] if process.stderr else ""
+            raise AssertionError(
+                f"the process ended (exit {process.returncode}) before {key} {at_least}: {error}"
+            )
         try:
             stamp = path.stat().st_mtime_ns
         except FileNotFoundError:
@@ -39,3 +44,4 @@ def wait_for_checkpoint(
             if checkpointed(path, key) >= at_least:
                 return
         time.sleep(0.05)
+    raise AssertionError(f"no checkpoint with {key} >= {at_least} in {path} within {timeout:.0f} s")

@@ -152,9 +152,12 @@ def _wait_for_nodes(address: str, count: int, seconds: float = 120) -> None:
     raise AssertionError(f"the Ray cluster at {address} did not reach {count} nodes")
 
 
+def driver_command(address: str, storage: Path, *args: str) -> list[str]:
+    return [sys.executable, str(SCRIPT), "--address", address, "--storage", str(storage), *SMALL, *args]
+
+
 def driver(address: str, storage: Path, *args: str) -> subprocess.Popen:
-    command = [sys.executable, str(SCRIPT), "--address", address, "--storage", str(storage), *SMALL, *args]
-    return subprocess.Popen(command, env=env(), cwd=ROOT, start_new_session=True,
+    return subprocess.Popen(driver_command(address, storage, *args), env=env(), cwd=ROOT, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
 
 
@@ -172,13 +175,13 @@ def trial_results(storage: Path) -> dict[str, list[dict]]:
     """Each trial's results as the driver wrote them (``result.json``: one JSON line per epoch)."""
     found = {}
     for path in sorted(storage.glob("*/*/result.json")):
-        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
         found[path.parent.name] = lines
     return found
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_a_search_runs_on_the_two_node_cluster(cluster: str, tmp_path: Path) -> None:
     summary = finish(driver(cluster, tmp_path / "tune", "--trials", "2", "--epochs", "2"))
     assert summary["nodes"] == 2 and summary["trials"] == 2 and summary["trial_epochs"] == 4
@@ -188,17 +191,13 @@ def test_a_search_runs_on_the_two_node_cluster(cluster: str, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_a_killed_driver_is_restored_and_the_search_finishes(cluster: str, tmp_path: Path) -> None:
+    from e2edl.recipes.search_driver import kill_at_first_epoch
+
     storage = tmp_path / "tune"
-    first = driver(cluster, storage)
-    deadline = time.monotonic() + 300
-    while not any(trial_results(storage).values()):  # kill it at its first reported epoch
-        assert first.poll() is None, first.communicate()[0][-4000:]
-        assert time.monotonic() < deadline, "no trial reported an epoch"
-        time.sleep(0.05)
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait(30)
+    # SIGKILL the driver (its process group) at the first reported epoch, once the search's state holds it
+    kill_at_first_epoch(driver_command(cluster, storage), storage / "random-seed0", env=env(), timeout=300)
     before = {name: len(rows) for name, rows in trial_results(storage).items()}
     assert sum(before.values()) < 16, "the search had finished before the kill"
 
@@ -248,7 +247,7 @@ for (( node = 0; node < SLURM_JOB_NUM_NODES; node++ )); do echo localhost; done
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_the_slurm_script_starts_a_two_node_ray_cluster_and_stops_it(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -284,3 +283,33 @@ def test_the_slurm_script_starts_a_two_node_ray_cluster_and_stops_it(tmp_path: P
 def test_the_slurm_script_without_a_command_says_how_to_use_it() -> None:
     done = subprocess.run(["bash", str(SBATCH)], capture_output=True, text=True, env=env(), timeout=30)
     assert done.returncode == 2 and "usage: sbatch" in done.stderr
+
+
+def test_the_budget_counts_each_trial_epoch_once_and_reads_the_disk_after_a_restore(tmp_path: Path) -> None:
+    from ray import cloudpickle  # how Tune pickles the Tuner (stopper included) into tuner.pkl
+
+    from e2edl.recipes.hyperparameter_tuning import trial_epoch_budget
+
+    stopper = trial_epoch_budget(5, tmp_path)
+    for trial, iteration in [("a", 1), ("b", 1), ("a", 2), ("a", 2)]:  # Tune hands a last result over twice
+        stopper(trial, {"training_iteration": iteration})
+    assert not stopper.stop_all()  # 3 epochs of 5
+    stopper("b", {"training_iteration": 2})
+    stopper("c", {"training_iteration": 1})
+    assert stopper.stop_all()
+
+    # A restore unpickles the stopper as it was when the search started: empty. It reads what the
+    # killed driver wrote (a line cut short by the kill is skipped) and spends only the rest.
+    for trial, iterations in {"a": [1, 2], "b": [1]}.items():
+        folder = tmp_path / f"trial_{trial}"
+        folder.mkdir()
+        lines = [json.dumps({"trial_id": trial, "training_iteration": i, "epoch": i}) for i in iterations]
+        (folder / "result.json").write_text("\n".join(lines) + '\n{"trial_id": "b", "train')
+    restored = cloudpickle.loads(cloudpickle.dumps(trial_epoch_budget(5, tmp_path)))
+    restored("b", {"training_iteration": 2})  # b resumed from its checkpoint: its second epoch
+    assert not restored.stop_all()  # a: 2, b: 2
+    restored("d", {"training_iteration": 1})
+    assert restored.stop_all()
+    fresh = trial_epoch_budget(5)  # without a folder it counts only what it is handed
+    fresh("d", {"training_iteration": 1})
+    assert not fresh.stop_all()

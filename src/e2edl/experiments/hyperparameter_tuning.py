@@ -10,16 +10,25 @@ accuracy they found against the trial-epochs they spent.
 - **The question**: how many trial-epochs does ASHA need to come within 0.2 points of the best
   recipe the plain random search found with its whole budget?
 - **Ray's start-up** is timed: the seconds ``ray.init`` takes before the first trial.
+- **A driver that dies**: the first seed's plain random search is started by a driver process of
+  its own (``e2edl.recipes.search_driver``) against this run's Ray, killed with ``SIGKILL`` once a
+  trial has reported an epoch, then restored here with ``Tuner.restore`` and finished — every
+  interrupted trial resumed from its ``fit`` checkpoint. (Random search trains every trial to the
+  end whatever the timing, and a resumed ``fit`` continues bit for bit: the kill costs time, not
+  trial results.)
 
 The best recipe (by validation accuracy) meets the test set once, at the end.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import statistics
 
 import matplotlib.pyplot as plt
 
+from e2edl.atomic import write_json
 from e2edl.course.claims import Claim
 from e2edl.course.lesson import Lesson, RunConfig
 from e2edl.data.mnist import MNIST
@@ -36,6 +45,7 @@ from e2edl.recipes.hyperparameter_tuning import (
     search_name,
     start_ray,
 )
+from e2edl.recipes.search_driver import driver_command, kill_at_first_epoch, resumed_from_checkpoints
 from e2edl.train.predict import predict_logits
 
 WITHIN = 0.002  # "as good as": within 0.2 points of validation accuracy
@@ -98,6 +108,27 @@ def _timeline(rows: list[dict], search: str) -> plt.Figure:
     return fig
 
 
+KILLED = "random"  # the search whose driver is killed (the first search seed's)
+
+
+def _killed_and_restored(data: MNIST, plan, storage, name: str):
+    """The ``KILLED`` search, started by a driver process of its own against this run's Ray and
+    killed at its first reported epoch, then restored here (``run_search`` finds it unfinished).
+    Returns its results and what the kill and the restore did. What the kill saw is kept beside
+    the search (``killed.json``), so a rerun with ``--resume`` reuses both."""
+    import ray
+
+    experiment = storage.resolve() / name
+    note = experiment / "killed.json"
+    if not note.exists():
+        shutil.rmtree(experiment, ignore_errors=True)  # a search to interrupt, not one to reuse
+        address = ray.get_runtime_context().gcs_address
+        command = driver_command(storage, plan, address=address, search=KILLED, seed=0)
+        write_json(note, kill_at_first_epoch(command, experiment))
+    results = run_search(KILLED, data, plan, seed=0, storage=storage, name=name)
+    return results, {**json.loads(note.read_text()), **resumed_from_checkpoints(experiment)}
+
+
 def run(cfg: RunConfig) -> dict:
     import ray
 
@@ -111,8 +142,11 @@ def run(cfg: RunConfig) -> dict:
         for seed in plan.seeds:
             random_best = random_spent = None
             for search in SEARCHES:
-                results = run_search(search, data, plan, seed=seed, storage=cfg.out / "tune",
-                                     name=search_name(search, seed))  # fmt: skip
+                name = search_name(search, seed)
+                if search == KILLED and seed == plan.seeds[0]:
+                    results, restore = _killed_and_restored(data, plan, cfg.out / "tune", name)
+                else:
+                    results = run_search(search, data, plan, seed=seed, storage=cfg.out / "tune", name=name)
                 spent, curve = best_so_far(results)
                 curves[search, seed] = (spent, curve)
                 if seed == plan.seeds[0]:
@@ -158,6 +192,10 @@ def run(cfg: RunConfig) -> dict:
         "tpe_asha_share": by_search["TPE + ASHA"]["median share to random's best"],
         "asha_trials_vs_random": by_search["random + ASHA"]["mean trials"]
         / by_search["random"]["mean trials"],
+        "restore_killed_mid_search": float(0 < restore["epochs_before_kill"] < plan.budget),
+        "restore_retrained_epochs": restore["retrained"],
+        "restore_trial_epochs": restore["trial_epochs"],
+        "restore_kill_seconds": restore["killed_after_seconds"],
         "best_val_accuracy": best[0],
         "test_accuracy": (logits.argmax(1) == data.y_test).float().mean().item(),
     }
@@ -175,6 +213,19 @@ def run(cfg: RunConfig) -> dict:
                 rows, title=f"Each search and seed (budget {plan.budget} trial-epochs)", formats=formats
             ),
             "summary": Table(summary, title="Over the search seeds", formats=formats),
+            "restore": Table(
+                [
+                    {
+                        "trial": i,
+                        "epochs reported": len(epochs),
+                        "Tune's iterations": " ".join(map(str, epochs)),
+                    }
+                    for i, epochs in enumerate(restore["epochs_by_trial"])
+                ],
+                title=f"The {KILLED} search (seed {plan.seeds[0]}), its driver killed after "
+                f"{restore['epochs_before_kill']} reported epoch(s), restored and finished: "
+                f"{restore['trial_epochs']} trial-epochs of a budget of {plan.budget}",
+            ),  # fmt: skip
         },
         "best_config": config,
     }
@@ -213,6 +264,27 @@ LESSON = Lesson(
             0.5,
             "TPE + ASHA comes within 0.2 points of plain random search's best with at most half its trial-epochs (median over 3 seeds)",
         ),  # fmt: skip
+        Claim(
+            "restore_killed_mid_search",
+            "==",
+            1,
+            1,
+            "the random search's driver was killed with SIGKILL after a reported epoch, before the end",
+        ),
+        Claim(
+            "restore_retrained_epochs",
+            "==",
+            0,
+            0,
+            "Tuner.restore finished it with every interrupted trial resumed from its checkpoint (no epoch trained twice)",
+        ),  # fmt: skip
+        Claim(
+            "restore_trial_epochs",
+            "==",
+            QUICK.budget,
+            FULL.budget,
+            "the restored search trained exactly its budget: every trial to its last epoch, none twice",
+        ),
         Claim("best_val_accuracy", ">=", 0.78, 0.87, "validation accuracy of the best recipe found"),
         Claim("test_accuracy", ">=", 0.76, 0.86, "test accuracy of the best recipe, scored once"),
         Claim(

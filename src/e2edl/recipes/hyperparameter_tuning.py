@@ -152,21 +152,55 @@ def tune_trainable(config: dict, *, data: MNIST, base: TrialRecipe, seed: int = 
                 on_record=report, progress=False)  # fmt: skip
 
 
-def trial_epoch_budget(budget: int):
-    """A Tune ``Stopper`` that ends the whole search once ``budget`` epochs were reported, over all
-    trials (trials already running finish the epoch they are in)."""
+def epochs_on_disk(experiment: str | Path) -> dict[str, int]:
+    """Each trial's epochs as Tune wrote them under ``experiment`` (every trial folder's
+    ``result.json``, one JSON line per reported epoch): trial id → its highest training iteration."""
+    import json
+
+    done: dict[str, int] = {}
+    for path in Path(experiment).glob("*/result.json"):
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a killed driver
+            trial = row.get("trial_id")
+            if trial is not None and "training_iteration" in row:
+                done[trial] = max(done.get(trial, 0), int(row["training_iteration"]))
+    return done
+
+
+def trial_epoch_budget(budget: int, experiment: str | Path | None = None):
+    """A Tune ``Stopper`` that ends the whole search once ``budget`` epochs were trained, over all
+    trials (trials already running finish the epoch they are in).
+
+    It counts each trial's highest epoch, so a result Tune hands over twice counts once. Restored
+    with its search (``Tuner.restore`` rebuilds it empty), it first reads the epochs already
+    written under ``experiment``: a restored search spends what was left of the budget, not a new
+    one."""
     from ray.tune import Stopper
 
     class TrialEpochBudget(Stopper):
         def __init__(self) -> None:
-            self.epochs = set()  # (trial, epoch): Tune hands a trial's last result over twice
+            self.epochs: dict[str, int] = {}
+            self.read_disk = experiment is not None
+
+        def __setstate__(self, state: dict) -> None:  # unpickled by a restore: read the disk again
+            self.__dict__.update(state, read_disk=experiment is not None)
+
+        def spent(self) -> int:
+            if self.read_disk:  # once, at the first result after a (re)start
+                self.read_disk = False
+                for trial, epochs in epochs_on_disk(experiment).items():
+                    self.epochs[trial] = max(self.epochs.get(trial, 0), epochs)
+            return sum(self.epochs.values())
 
         def __call__(self, trial_id: str, result: dict) -> bool:
-            self.epochs.add((trial_id, result["training_iteration"]))
+            self.epochs[trial_id] = max(self.epochs.get(trial_id, 0), int(result["training_iteration"]))
             return False
 
         def stop_all(self) -> bool:
-            return len(self.epochs) >= budget
+            return self.spent() >= budget
 
     return TrialEpochBudget()
 
@@ -226,7 +260,7 @@ def make_tuner(search: str, data: MNIST, plan: SearchPlan, *, seed: int, storage
         run_config=tune.RunConfig(
             name=name,
             storage_path=str(Path(storage).resolve()),
-            stop=trial_epoch_budget(plan.budget),
+            stop=trial_epoch_budget(plan.budget, Path(storage).resolve() / name),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),  # fit's checkpoint holds it all
             verbose=0,
         ),
