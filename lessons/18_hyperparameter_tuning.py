@@ -252,8 +252,8 @@ print(f"{path.name}: restorable = {tune.Tuner.can_restore(str(path))}")
 # The lesson's run proves the restore on a search it interrupts: its plain random search (search
 # seed 0). It starts that search with a driver process of its own — `python -m
 # e2edl.recipes.search_driver`, the same program as `scripts/tune_search.py` — against the
-# lesson's Ray, and kills it with `SIGKILL` (no chance to save anything) as soon as a trial has
-# reported an epoch and the search's state holds it:
+# lesson's Ray, and kills it with `SIGKILL` (no chance to save anything) as soon as the search's
+# saved state holds a trial's checkpoint — a trial has finished an epoch and Tune has recorded it:
 
 # %%
 from e2edl.recipes.search_driver import kill_at_first_epoch

@@ -196,7 +196,7 @@ def test_a_killed_driver_is_restored_and_the_search_finishes(cluster: str, tmp_p
     from e2edl.recipes.search_driver import kill_at_first_epoch
 
     storage = tmp_path / "tune"
-    # SIGKILL the driver (its process group) at the first reported epoch, once the search's state holds it
+    # SIGKILL the driver (its process group) once the search's saved state holds a trial's checkpoint
     kill_at_first_epoch(driver_command(cluster, storage), storage / "random-seed0", env=env(), timeout=300)
     before = {name: len(rows) for name, rows in trial_results(storage).items()}
     assert sum(before.values()) < 16, "the search had finished before the kill"

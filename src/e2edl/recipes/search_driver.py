@@ -108,30 +108,36 @@ def driver_command(storage: str | Path, plan, *, address: str, search: str, seed
             "--trials", str(plan.random_trials), "--reduction-factor", str(plan.reduction_factor)]  # fmt: skip
 
 
-def _first_epoch_saved(experiment: Path) -> bool:
-    """True once a trial has reported an epoch *and* the search's state was saved after it. Tune
-    writes the trial's ``result.json`` line first and records its checkpoint in the search's
-    state (``experiment_state-*.json``) a moment later: a kill in between loses that checkpoint,
-    and the trial trains its first epoch again after the restore."""
-    def stamps(pattern: str) -> list[int]:  # Tune may replace a file between the listing and the stat
-        found = []
-        for path in experiment.glob(pattern):
-            try:
-                if path.stat().st_size > 0:
-                    found.append(path.stat().st_mtime_ns)
-            except FileNotFoundError:
-                continue
-        return found
-
-    results, states = stamps("*/result.json"), stamps("experiment_state-*.json")
-    return bool(results and states) and max(states) > min(results)
+def checkpoints_in_state(experiment: Path) -> int:
+    """How many trials have a checkpoint recorded in the search's newest saved state
+    (``experiment_state-*.json``): what a restore resumes from. Tune writes a trial's
+    ``result.json`` line first and records its checkpoint in that state a moment later; a driver
+    killed in between loses the checkpoint, and the trial trains its epoch again after the restore.
+    (Each trial's checkpoint manager is stored pickled, as hex: the checkpoint's folder name,
+    ``checkpoint_000000`` and on, is in its bytes.)"""
+    states = sorted(experiment.glob("experiment_state-*.json"))
+    if not states:
+        return 0
+    try:
+        state = json.loads(states[-1].read_text())
+    except (OSError, ValueError):
+        return 0  # replaced, or being written: look again
+    count = 0
+    for _, metadata in state.get("trial_data", []):
+        manager = json.loads(metadata).get("checkpoint_manager", {})
+        value = manager.get("value", "") if isinstance(manager, dict) else ""
+        try:
+            count += b"checkpoint_0" in bytes.fromhex(value)
+        except ValueError:
+            count += "checkpoint_0" in str(manager)
+    return count
 
 
 def kill_at_first_epoch(
     command: list[str], experiment: Path, env: dict | None = None, timeout: float = 600
 ) -> dict:
-    """Start the driver ``command``, ``SIGKILL`` it (its whole process group) as soon as a trial
-    has reported an epoch under ``experiment`` and the search's state holds it; return the
+    """Start the driver ``command``, ``SIGKILL`` it (its whole process group) as soon as the
+    search's saved state under ``experiment`` holds a trial's checkpoint; return the
     seconds that took and the epochs the trials had reported."""
     started = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": "1"} if env is None else env
@@ -139,13 +145,13 @@ def kill_at_first_epoch(
                               stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + timeout
     try:
-        while not _first_epoch_saved(experiment):
+        while checkpoints_in_state(experiment) == 0:
             if driver.poll() is not None:
                 raise RuntimeError(
                     f"the search driver ended before it could be killed: {driver.stderr.read()[-2000:]}"
                 )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no trial reported an epoch within {timeout:.0f} s")
+                raise TimeoutError(f"no trial's checkpoint was in the search's state within {timeout:.0f} s")
             time.sleep(0.05)
     finally:
         if driver.poll() is None:
