@@ -313,3 +313,34 @@ def test_the_budget_counts_each_trial_epoch_once_and_reads_the_disk_after_a_rest
     fresh = trial_epoch_budget(5)  # without a folder it counts only what it is handed
     fresh("d", {"training_iteration": 1})
     assert not fresh.stop_all()
+
+
+def test_the_kill_waits_for_a_checkpoint_in_the_saved_state_and_retrained_epochs_are_counted(
+    tmp_path: Path,
+) -> None:
+    from e2edl.recipes.search_driver import checkpoints_in_state, resumed_from_checkpoints
+
+    assert checkpoints_in_state(tmp_path) == 0  # nothing saved yet
+
+    def manager(text: bytes) -> str:  # how Tune stores a trial's checkpoint manager: pickled, as hex
+        return json.dumps({"checkpoint_manager": {"_type": "CLOUDPICKLE_FALLBACK", "value": text.hex()}})
+
+    older = {"trial_data": [["{}", manager(b"...no checkpoint yet...")]]}
+    (tmp_path / "experiment_state-2026-12-02_01-00-00.json").write_text(json.dumps(older))
+    assert checkpoints_in_state(tmp_path) == 0
+    newer = {"trial_data": [["{}", manager(b".../t0/checkpoint_000000...")], ["{}", manager(b"...")]]}
+    (tmp_path / "experiment_state-2026-12-02_01-00-05.json").write_text(json.dumps(newer))
+    assert checkpoints_in_state(tmp_path) == 1  # the newest state is read
+
+    rows = {
+        "t0": [(1, 1), (2, 2)],
+        "t1": [(1, 1), (1, 1), (2, 2)],
+        "t2": [(1, 1), (1, 2)],
+    }  # (epoch, iteration)
+    for trial, pairs in rows.items():
+        (tmp_path / trial).mkdir()
+        lines = [json.dumps({"epoch": e, "training_iteration": i}) for e, i in pairs]
+        (tmp_path / trial / "result.json").write_text("\n".join(lines) + "\n")
+    seen = resumed_from_checkpoints(tmp_path)
+    assert seen["trial_epochs"] == 7
+    assert seen["retrained"] == 2  # t1 trained iteration 1 twice; t2 restarted fit at iteration 2
