@@ -68,12 +68,18 @@ print(time.perf_counter() - start)
 
 def run_workers(setting: dict, count: int, steps: int) -> list[float]:
     """Start ``count`` workers at once with this environment; their seconds each."""
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS")
+    }
     env.update(setting, E2EDL_PROGRESS="0")
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(steps)], env=env, stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(steps)], env=env, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(count)
     ]
     outputs = [p.communicate()[0] for p in procs]
@@ -99,9 +105,13 @@ def main() -> None:
         for name, setting in SETTINGS.items():
             alone[name] += run_workers(setting, 1, args.steps)
             pair[name].append(max(run_workers(setting, 2, args.steps)))  # both must finish
-            print(f"  repeat {repeat + 1}: {name:<36} alone {alone[name][-1]:6.2f} s, two at once {pair[name][-1]:6.2f} s")
+            print(
+                f"  repeat {repeat + 1}: {name:<36} alone {alone[name][-1]:6.2f} s, two at once {pair[name][-1]:6.2f} s"
+            )
     reference = statistics.median(alone["GNU OpenMP default (spin 300,000)"])
-    print(f"\n| setting | alone (median s) | alone vs GNU default | two at once (median s) | two at once / alone |")
+    print(
+        "\n| setting | alone (median s) | alone vs GNU default | two at once (median s) | two at once / alone |"
+    )
     print("|---|---|---|---|---|")
     for name in SETTINGS:
         a, p = statistics.median(alone[name]), statistics.median(pair[name])

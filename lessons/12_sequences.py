@@ -628,7 +628,7 @@ result.show("imdb_curves", "char_curves")
 
 # %% [markdown]
 # Gradient clipping: without it (blue) the loss leaps after the first large gradient and the run
-# never recovers its progress; clipped to norm 1, the same steps train smoothly:
+# never recovers its progress; clipped to norm 0.5, the same steps train smoothly:
 
 # %%
 result.show("clipping")

@@ -8,7 +8,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def recorded_results_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def recorded_results_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test writes the committed reference runs (``e2edl/results/*.json``): they point at an
     empty temporary folder, so "no full run recorded yet" is what tests see."""
     from e2edl.course import reference

@@ -9,7 +9,9 @@ from e2edl.recipes import sequences
 from e2edl.recipes.sequences import CharLMRecipe, plan_epochs, train_char_lm
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 40
-TINY = dict(embed_dim=8, hidden_size=16, window=16, batch_size=4, steps_per_epoch=5, warmup_steps=1, eval_window=32)
+TINY = dict(
+    embed_dim=8, hidden_size=16, window=16, batch_size=4, steps_per_epoch=5, warmup_steps=1, eval_window=32
+)
 
 
 def test_a_recipe_takes_epochs_or_a_budget_not_both() -> None:

@@ -171,7 +171,9 @@ def test_data_package_stays_on_the_ground_floor() -> None:
                 names = [node.module or ""]
             for name in names:
                 if name == "e2edl" or name.startswith("e2edl."):
-                    assert name.startswith(("e2edl.data", "e2edl.atomic", "e2edl.progress")), f"{path.name} imports {name}"
+                    assert name.startswith(("e2edl.data", "e2edl.atomic", "e2edl.progress")), (
+                        f"{path.name} imports {name}"
+                    )
 
 
 # ---------------------------------------------------------------- cache and mirror

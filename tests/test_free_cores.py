@@ -200,11 +200,15 @@ def test_a_busy_neighbour_takes_a_thread_away_and_gives_it_back() -> None:
     env = dict(os.environ, OMP_NUM_THREADS="2")
     seen = []
     for _ in range(3):  # on a shared machine another tenant's burst can fall in a window: try again
-        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         seen.append(out.stdout.split())
         if seen[-1] == ["False", "True", "True"]:
             return
     if all(s == ["busy"] for s in seen):
         pytest.skip("other processes keep these cores busy; this test needs two idle cores")
-    pytest.fail(f"expected, in one of 3 tries: stays at 2 alone, 1 beside a busy process, 2 again; got {seen}")
+    pytest.fail(
+        f"expected, in one of 3 tries: stays at 2 alone, 1 beside a busy process, 2 again; got {seen}"
+    )

@@ -9,7 +9,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "e2edl"
-GROUND = ("data", "nn", "autograd", "train", "figures", "compression", "atomic", "progress", "distributed", "runtime")
+GROUND = (
+    "data",
+    "nn",
+    "autograd",
+    "train",
+    "figures",
+    "compression",
+    "atomic",
+    "progress",
+    "distributed",
+    "runtime",
+)
 ABOVE = ("recipes", "experiments", "course", "exercises", "cli")
 
 

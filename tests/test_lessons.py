@@ -34,6 +34,28 @@ def test_lookup_by_name_number_and_stem() -> None:
         get_lesson("linear-regresion")
 
 
+def test_a_lesson_is_found_without_importing_the_others() -> None:
+    """A notebook's run_lesson pays for its own experiment's imports only (lesson 1's alone imports
+    scikit-learn, seconds on a laptop)."""
+    code = (
+        "import sys; from e2edl.course import get_lesson; "
+        "names = [get_lesson(n).name for n in ('linear-regression', '2', '02_linear_regression', 'linear_regression')]; "
+        "print(names, sorted(m for m in sys.modules if m.startswith('e2edl.experiments.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert (
+        out.strip() == "['linear-regression', 'linear-regression', 'linear-regression', 'linear-regression'] "
+        "['e2edl.experiments.linear_regression']"
+    ), out
+
+
+def test_every_lesson_is_named_after_its_module() -> None:
+    """The convention get_lesson relies on to import one module: the name is the module's, with dashes."""
+    from e2edl.course.registry import COURSE_ORDER
+
+    assert [lesson.name for lesson in all_lessons()] == [m.replace("_", "-") for m in COURSE_ORDER]
+
+
 @pytest.mark.parametrize(
     ("op", "value", "ok"),
     [

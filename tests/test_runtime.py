@@ -14,7 +14,9 @@ PROBE = "import os, e2edl; print(os.environ.get('GOMP_SPINCOUNT'), e2edl._runtim
 
 def probe(**env: str) -> list[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GOMP_", "OMP_WAIT", "MALLOC_"))}
-    out = subprocess.run([sys.executable, "-c", PROBE], env=clean | env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], env=clean | env, capture_output=True, text=True, check=True
+    )
     return out.stdout.split()
 
 

@@ -42,20 +42,38 @@ class UnknownLesson(KeyError):
 
 
 @cache
-def _lessons() -> tuple[Lesson, ...]:
-    return tuple(
-        dataclasses.replace(importlib.import_module(f"e2edl.experiments.{module}").LESSON, number=number)
-        for number, module in enumerate(COURSE_ORDER, start=1)
-    )
+def _lesson_of(module: str) -> Lesson:
+    """The lesson defined by ``e2edl.experiments.<module>``, numbered by its place in the course.
+    Importing one experiment module, not all of them: some import heavy libraries (scikit-learn,
+    transformers, Ray) that another lesson's run need not pay for."""
+    number = COURSE_ORDER.index(module) + 1
+    return dataclasses.replace(importlib.import_module(f"e2edl.experiments.{module}").LESSON, number=number)
 
 
 def all_lessons() -> list[Lesson]:
     """Every lesson, numbered in course order."""
-    return list(_lessons())
+    return [_lesson_of(module) for module in COURSE_ORDER]
+
+
+def _module_named(name: str) -> str | None:
+    """The experiment module a lesson name, number or file stem points to, if it is one of the
+    course's (a lesson's name is its module's name with dashes)."""
+    if name.isdigit():
+        return COURSE_ORDER[int(name) - 1] if 1 <= int(name) <= len(COURSE_ORDER) else None
+    module = name.replace("-", "_")
+    number, _, rest = module.partition("_")
+    if number.isdigit() and rest in COURSE_ORDER and COURSE_ORDER.index(rest) + 1 == int(number):
+        return rest  # a file stem, 04_mnist_cnn
+    return module if module in COURSE_ORDER else None
 
 
 def get_lesson(name: str) -> Lesson:
     """Find a lesson by name (``mnist-cnn``), by number (``4``, ``04``) or by its file stem."""
+    module = _module_named(name)
+    if module is not None:
+        lesson = _lesson_of(module)
+        if name.isdigit() or name in (lesson.name, lesson.stem, lesson.name.replace("-", "_")):
+            return lesson
     lessons = all_lessons()
     for lesson in lessons:
         if name in (lesson.name, lesson.stem, lesson.name.replace("-", "_")) or (

@@ -32,7 +32,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from e2edl.atomic import atomic_write
@@ -200,7 +199,9 @@ def _read_cache(cache_file: Path) -> dict | None:
         return torch.load(cache_file, weights_only=True)
     except Exception as error:  # torch raises many types for a truncated or foreign file
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        warnings.warn(f"decode cache {cache_file} is unreadable ({reason}); decoding the images again", stacklevel=2)
+        warnings.warn(
+            f"decode cache {cache_file} is unreadable ({reason}); decoding the images again", stacklevel=2
+        )
         return None
 
 
@@ -292,6 +293,8 @@ def train_transform(
     Works on a batch or on a ``(images, labels)`` tuple, so it plugs into
     ``TensorLoader(transform=...)``.
     """
+    from torchvision.transforms import v2  # here, not at the top: importing torchvision costs seconds
+
     return v2.Compose(
         [
             v2.ToDtype(torch.float32, scale=True),
@@ -308,6 +311,8 @@ def eval_transform(
     to ``size`` and crop the centre (both no-ops when the images are already size×size), then
     scale and normalise as ``train_transform`` does. A separate object from the training
     transform, so validation never sees augmentation."""
+    from torchvision.transforms import v2
+
     return v2.Compose(
         [
             v2.Resize(size, antialias=True),

@@ -39,12 +39,14 @@ from e2edl.data.imdb_hf import imdb_dataset_dict
 from e2edl.data.text_windows import CharSplits, nanogpt_split
 from e2edl.figures import Table, plot_history
 from e2edl.nn.generate import generate
-from e2edl.recipes.gpt import FAST, FAST_QUICK, train_gpt
+from e2edl.recipes.gpt import train_gpt
 from e2edl.recipes.huggingface_nlp import (
     FINE_TUNE,
     FINE_TUNE_QUICK,
     FROZEN,
     FROZEN_QUICK,
+    GPT,
+    GPT_QUICK,
     LORA,
     SUBSET,
     SUBSET_QUICK,
@@ -247,13 +249,13 @@ def accelerate_part(cfg: RunConfig) -> tuple[dict, Table]:
 
 
 def gpt_part(cfg: RunConfig) -> dict:
-    """The gpt lesson's model (its FAST recipe) as a Hugging Face model: round trip, generate, pipeline."""
+    """The gpt lesson's model (``GPT``; ``GPT_QUICK``) as a Hugging Face model: round trip, generate, pipeline."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
     from e2edl.nn.hf_gpt import GPTForCausalLM, char_tokenizer
 
     data = CharSplits.of(load_tinyshakespeare())
-    recipe = FAST_QUICK if cfg.quick else FAST
+    recipe = GPT_QUICK if cfg.quick else GPT
     gpt, _ = train_gpt(data, recipe, **cfg.fit_options("gpt"))
     gpt = gpt.cpu().float().eval()
     model, tokenizer = GPTForCausalLM.from_gpt(gpt), char_tokenizer(data.vocabulary)

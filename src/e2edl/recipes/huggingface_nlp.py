@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from e2edl.nn.minilm import (
     sentence_embeddings,
 )
 from e2edl.progress import progress_enabled
+from e2edl.recipes.gpt import FAST
 from e2edl.train.checkpoint import check_same_config
 from e2edl.train.device import cpu_bf16_pays
 from e2edl.train.history import History
@@ -303,7 +304,13 @@ SUBSET_QUICK = ImdbSubset(train_reviews=400, val_reviews=200, test_reviews=400)
 FROZEN = FrozenRecipe()
 FROZEN_QUICK = FrozenRecipe(max_length=128, c_values=(1.0, 10.0))
 FINE_TUNE = FineTuneRecipe()
-FINE_TUNE_QUICK = FineTuneRecipe(max_length=128, head_tokens=64, batch_size=16, lr=3e-4, evaluations=2)
+# Quick: 400 reviews, 25 steps. Test accuracy on the 400 quick test reviews for seeds 0, 1, 2: at 96
+# tokens 0.808, 0.772, 0.785 (about 14 s of training, Xeon); at 128 tokens 0.827, 0.717, 0.798 (19 s).
+FINE_TUNE_QUICK = FineTuneRecipe(max_length=96, head_tokens=48, batch_size=16, lr=3e-4, evaluations=1)
+# Our GPT as a Hugging Face model: the gpt lesson's FAST recipe. Only equalities are claimed of it
+# (round trip, generate, pipeline), which hold for any weights: quick mode trains 50 steps.
+GPT = FAST
+GPT_QUICK = replace(FAST, steps=50, warmup_steps=10, eval_every=50)
 
 
 # --------------------------------------------------------------------------------- SmolLM2 + LoRA
@@ -464,6 +471,8 @@ __all__ = [
     "FINE_TUNE_QUICK",
     "FROZEN",
     "FROZEN_QUICK",
+    "GPT",
+    "GPT_QUICK",
     "SUBSET",
     "SUBSET_QUICK",
     "FineTuneRecipe",

@@ -353,14 +353,19 @@ def classify(model: nn.Module, loader) -> tuple[torch.Tensor, float]:
 
 @dataclass(frozen=True)
 class ClippingDemo:
-    """A character RNN trained with plain SGD at a learning rate that is too high for it."""
+    """A character RNN trained with plain SGD at a learning rate that is too high for it.
+
+    At lr 2 the unclipped run blew up (loss 58–189) within its first 8 steps for each of seeds 0–4,
+    and the run clipped to norm 0.5 stayed below the starting loss (ln 65 ≈ 4.17) after step 0 for
+    each of them. At lr 1 with clipping at 1 (this demo's first settings) seeds 1–3 never exploded
+    in 150 steps: the lesson's point rested on seed 0."""
 
     hidden_size: int = 256
     window: int = 128
     batch_size: int = 32
-    lr: float = 1.0
+    lr: float = 2.0
     steps: int = 150
-    clip: float = 1.0
+    clip: float = 0.5
 
 
 def clipping_run(data: CharSplits, demo: ClippingDemo, clip: bool, seed: int = 0) -> dict[str, list[float]]:
@@ -432,4 +437,5 @@ def char_lm_recipe(quick: bool) -> CharLMRecipe:
 
 
 def clipping_demo(quick: bool) -> ClippingDemo:
-    return ClippingDemo(steps=80 if quick else 150)
+    """Full: 150 steps. Quick: 40 (the explosion comes within the first 8)."""
+    return ClippingDemo(steps=40 if quick else 150)
