@@ -525,7 +525,10 @@ except ConfigMismatch as error:
 #   pay.
 #
 # `benchmarks/gpt_vs_nanogpt.py` races `FAST` against nanoGPT's own `train.py` on the same
-# machine: run it on a quiet one to see both wall times and validation losses side by side.
+# machine: run it on a quiet one to see both wall times and validation losses side by side. On the
+# reference machine (Intel Xeon with AMX, 2 cores) nanoGPT took 134 and 144 s in two runs and
+# scored 1.8982 on the whole validation text; `FAST` reached 1.8809 in 0.34× and 0.35× of
+# nanoGPT's time, and ours in nanoGPT's exact configuration took 0.78× and 0.77× its time per step.
 
 # %%
 fast_recipe = FAST_QUICK if QUICK else FAST
