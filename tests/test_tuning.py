@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from e2edl.recipes.tune_results import trial_rows
+
 pytest.importorskip("ray")
 pytest.importorskip("optuna")
 
@@ -172,12 +174,9 @@ def finish(process: subprocess.Popen, seconds: float = 400) -> dict:
 
 
 def trial_results(storage: Path) -> dict[str, list[dict]]:
-    """Each trial's results as the driver wrote them (``result.json``: one JSON line per epoch)."""
-    found = {}
-    for path in sorted(storage.glob("*/*/result.json")):
-        lines = [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
-        found[path.parent.name] = lines
-    return found
+    """Each trial's results as the driver wrote them, over every search under ``storage``."""
+    return {name: rows for search in sorted(storage.iterdir()) if search.is_dir()
+            for name, rows in trial_rows(search).items()}  # fmt: skip
 
 
 @pytest.mark.slow

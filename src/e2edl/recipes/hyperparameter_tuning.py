@@ -30,6 +30,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from e2edl.data.mnist import MNIST
 from e2edl.nn.mlp import MLP
+from e2edl.recipes.tune_results import epochs_by_trial
 from e2edl.train import CHECKPOINT_NAME, fit, seed_everything
 from e2edl.train.history import History
 
@@ -152,24 +153,6 @@ def tune_trainable(config: dict, *, data: MNIST, base: TrialRecipe, seed: int = 
                 on_record=report, progress=False)  # fmt: skip
 
 
-def epochs_on_disk(experiment: str | Path) -> dict[str, int]:
-    """Each trial's epochs as Tune wrote them under ``experiment`` (every trial folder's
-    ``result.json``, one JSON line per reported epoch): trial id → its highest training iteration."""
-    import json
-
-    done: dict[str, int] = {}
-    for path in Path(experiment).glob("*/result.json"):
-        for line in path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a killed driver
-            trial = row.get("trial_id")
-            if trial is not None and "training_iteration" in row:
-                done[trial] = max(done.get(trial, 0), int(row["training_iteration"]))
-    return done
-
-
 def trial_epoch_budget(budget: int, experiment: str | Path | None = None):
     """A Tune ``Stopper`` that ends the whole search once ``budget`` epochs were trained, over all
     trials (trials already running finish the epoch they are in).
@@ -191,7 +174,7 @@ def trial_epoch_budget(budget: int, experiment: str | Path | None = None):
         def spent(self) -> int:
             if self.read_disk:  # once, at the first result after a (re)start
                 self.read_disk = False
-                for trial, epochs in epochs_on_disk(experiment).items():
+                for trial, epochs in epochs_by_trial(experiment).items():
                     self.epochs[trial] = max(self.epochs.get(trial, 0), epochs)
             return sum(self.epochs.values())
 

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from e2edl.recipes.tune_results import trial_rows
+
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report home: nodes may be offline
 
 
@@ -84,20 +86,6 @@ def main(argv: list[str] | None = None) -> None:
                "trials": len(results), "budget": plan.budget,
                "trial_epochs": spent[-1] if spent else 0, "best_val_accuracy": best[-1] if best else None}  # fmt: skip
     print(json.dumps(summary))
-
-
-def trial_rows(experiment: Path) -> dict[str, list[dict]]:
-    """Each trial's reported epochs as the driver wrote them (its folder's ``result.json``)."""
-    found = {}
-    for path in sorted(Path(experiment).glob("*/result.json")):
-        rows = []
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut short by the kill
-        found[path.parent.name] = rows
-    return found
 
 
 def driver_command(storage: str | Path, plan, *, address: str, search: str, seed: int) -> list[str]:
