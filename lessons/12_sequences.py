@@ -57,7 +57,6 @@ from e2edl.data.text import Vocabulary, word_tokens
 from e2edl.data.text_windows import CharSplits, ConsecutiveWindows, RandomWindows
 from e2edl.data.tinyshakespeare import load_tinyshakespeare
 from e2edl.exercises import check  # for the exercises at the end
-from e2edl.nn.char_lm import CharRNN
 from e2edl.nn.rnn import LSTM, RNN
 from e2edl.nn.rnn_oracle import oracle_differences, packed_differences
 from e2edl.nn.text_classifiers import reverse_within_lengths
@@ -497,9 +496,7 @@ def relative_gradients(model):
 
 
 def fresh(recipe):  # the weights train_char_lm starts from
-    torch.manual_seed(0)
-    return CharRNN(len(chars.vocabulary), recipe.embed_dim, recipe.hidden_size, recipe.num_layers,
-                   recipe.dropout, recipe.cell)  # fmt: skip
+    return recipes.build_char_lm(recipe, len(chars.vocabulary), seed=0)
 
 
 curves = {}

@@ -21,7 +21,7 @@ from e2edl.figures import Table
 from e2edl.nn.char_lm import CharRNN
 from e2edl.nn.rnn_oracle import oracle_differences, packed_differences
 from e2edl.recipes.sequences import (
-    CharLMRecipe,
+    build_char_lm,
     char_lm_recipe,
     classifier_recipes,
     classify,
@@ -34,7 +34,6 @@ from e2edl.recipes.sequences import (
     train_text_classifier,
 )
 from e2edl.train.input_gradients import input_grad_norms
-from e2edl.train.seeding import seed_everything
 
 GRADIENT_DISTANCE = 40  # how far back the RNN-vs-LSTM gradient ratio is read
 PROMPT = "ROMEO:\n"
@@ -84,13 +83,6 @@ def relative_input_gradients(model: CharRNN, x: torch.Tensor, y: torch.Tensor) -
     return (norms / norms[-1]).flip(0)  # index d = distance from the end
 
 
-def fresh_model(data: CharSplits, recipe: CharLMRecipe, seed: int) -> CharRNN:
-    """The model ``train_char_lm`` starts from (same seed, same construction)."""
-    seed_everything(seed)
-    return CharRNN(len(data.vocabulary), recipe.embed_dim, recipe.hidden_size, recipe.num_layers,
-                   recipe.dropout, recipe.cell)  # fmt: skip
-
-
 def gradients_figure(curves: dict) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
     for ax, when in zip(axes, ("at initialisation", "after training")):
@@ -135,7 +127,7 @@ def char_models(cfg: RunConfig) -> tuple[dict, dict, dict, dict]:
             lstm_recipe if cell == "lstm" else same_steps_with_cell(lstm_recipe, histories["char LSTM"], cell)
         )
         curves[(cell, "at initialisation")] = relative_input_gradients(
-            fresh_model(data, recipe, cfg.seed), x, y
+            build_char_lm(recipe, len(data.vocabulary), cfg.seed), x, y
         )
         model, history = train_char_lm(data, recipe, **cfg.fit_options(f"char-{cell}"))
         models[cell], histories[f"char {cell.upper()}"] = model.cpu(), history

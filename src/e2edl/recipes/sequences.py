@@ -241,6 +241,14 @@ class CharLMRecipe:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
 
 
+def build_char_lm(recipe: CharLMRecipe, vocab_size: int, seed: int = 0) -> CharRNN:
+    """The character model of ``recipe``, initialised from ``seed``: what ``train_char_lm`` starts from."""
+    seed_everything(seed)
+    return CharRNN(
+        vocab_size, recipe.embed_dim, recipe.hidden_size, recipe.num_layers, recipe.dropout, recipe.cell
+    )
+
+
 TRIAL_STEPS = 15  # steps of plan_epochs' trial, each timed, after TRIAL_WARMUP untimed ones
 TRIAL_WARMUP = 3
 
@@ -251,9 +259,7 @@ def plan_epochs(data: CharSplits, recipe: CharLMRecipe, seed: int = 0, device=No
     median, so that a moment of other work on the machine does not shrink the plan) and one pass
     over the validation text. At least one epoch; the cosine schedule then spans exactly those."""
     device = pick_device(device)
-    seed_everything(seed)
-    model = CharRNN(len(data.vocabulary), recipe.embed_dim, recipe.hidden_size, recipe.num_layers,
-                    recipe.dropout, recipe.cell).to(device)  # fmt: skip
+    model = build_char_lm(recipe, len(data.vocabulary), seed).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     loss_fn = NextTokenLoss()
     batches = RandomWindows(
@@ -294,9 +300,7 @@ def train_char_lm(
         if epochs is None:
             epochs, _ = plan_epochs(data, recipe, seed, fit_options.get("device"))
         config["planned_epochs"] = epochs
-    seed_everything(seed)
-    model = CharRNN(len(data.vocabulary), recipe.embed_dim, recipe.hidden_size, recipe.num_layers,
-                    recipe.dropout, recipe.cell)  # fmt: skip
+    model = build_char_lm(recipe, len(data.vocabulary), seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     total = epochs * recipe.steps_per_epoch
     with flush_denormals():
