@@ -353,8 +353,9 @@ print(f"validation accuracy for each C: {frozen['val_accuracy']}; test accuracy 
 # - `compute_metrics` with torchmetrics: `Trainer` knows only the loss, accuracy is ours to compute;
 # - **the best checkpoint on validation** (`load_best_model_at_end`), then the test set once.
 #
-# Full mode trains on 22,500 reviews (all but validation) for one epoch at 256 tokens; quick mode
-# on 400 reviews at 96 tokens.
+# Full mode trains on 22,500 reviews (all but validation) for one epoch at 256 tokens, scoring
+# validation 4 times; quick mode on 400 reviews at 96 tokens, scoring it once, at the end (so its
+# "best" checkpoint is simply the last).
 
 # %%
 from e2edl.recipes.huggingface_nlp import FINE_TUNE, FINE_TUNE_QUICK, fine_tune
@@ -454,10 +455,10 @@ plt.show()
 from e2edl.data.text_windows import CharSplits
 from e2edl.nn.hf_gpt import GPTForCausalLM, char_tokenizer
 from e2edl.recipes.gpt import train_gpt
-from e2edl.recipes.huggingface_nlp import GPT, GPT_QUICK
+from e2edl.recipes.huggingface_nlp import GPT_RECIPE, GPT_RECIPE_QUICK
 
 shakespeare = CharSplits.of(load_tinyshakespeare())
-gpt, gpt_history = train_gpt(shakespeare, GPT_QUICK if QUICK else GPT, run_dir=OUT / "gpt")
+gpt, gpt_history = train_gpt(shakespeare, GPT_RECIPE_QUICK if QUICK else GPT_RECIPE, run_dir=OUT / "gpt")
 gpt = gpt.cpu().float().eval()
 print(f"validation loss {gpt_history.last['val_loss']:.3f} nats/char")
 show_source(GPTForCausalLM.forward)

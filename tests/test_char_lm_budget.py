@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 from e2edl.data.text_windows import CharSplits
 from e2edl.recipes import sequences
@@ -71,3 +72,23 @@ def test_a_budgeted_run_trains_its_planned_epochs_and_keeps_them_on_resume(
     _, again = train_char_lm(data, recipe, run_dir=tmp_path, resume=True, progress=False)
     assert again.records == history.records  # reused as it was: the plan came from the checkpoint
     assert next(plans) == (5, 6.0)
+
+
+def test_build_char_lm_is_the_model_train_char_lm_starts_from(monkeypatch) -> None:
+    """The sequences lesson plots gradients of ``build_char_lm``'s model as "at initialisation"."""
+    data = CharSplits.of(TEXT)
+    recipe = CharLMRecipe(epochs=1, **TINY)
+    started = {}
+    real_fit = sequences.fit
+
+    def spy(model, *args, **kwargs):
+        started.update({k: v.clone() for k, v in model.state_dict().items()})
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(sequences, "fit", spy)
+    train_char_lm(data, recipe, seed=3, progress=False)
+    built = sequences.build_char_lm(recipe, len(data.vocabulary), seed=3).state_dict()
+    assert built.keys() == started.keys()
+    assert all(torch.equal(built[k], started[k]) for k in built)
+    other = sequences.build_char_lm(recipe, len(data.vocabulary), seed=4).state_dict()
+    assert not all(torch.equal(built[k], other[k]) for k in built)

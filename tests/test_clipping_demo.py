@@ -26,3 +26,12 @@ def test_without_clipping_the_rnn_explodes_and_with_it_the_loss_stays_below_the_
     assert max(unclipped["grad_norm"]) > 10 * demo.clip
     assert max(clipped["loss"][1:]) < START_LOSS, clipped["loss"]
     assert clipped["loss"][-1] < clipped["loss"][0]
+
+
+@pytest.mark.slow
+def test_over_the_whole_quick_run_the_clipped_loss_never_returns_to_the_start() -> None:
+    data = CharSplits.of(load_tinyshakespeare())
+    demo = clipping_demo(quick=True)  # 40 steps
+    clipped = clipping_run(data, demo, clip=True, seed=2)
+    assert max(clipped["loss"][1:]) < START_LOSS
+    assert sum(clipped["loss"][-10:]) / 10 < 0.7 * START_LOSS  # and it learned something

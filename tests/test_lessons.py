@@ -35,11 +35,12 @@ def test_lookup_by_name_number_and_stem() -> None:
 
 
 def test_a_lesson_is_found_without_importing_the_others() -> None:
-    """A notebook's run_lesson pays for its own experiment's imports only (lesson 1's alone imports
-    scikit-learn, seconds on a laptop)."""
+    """A notebook's set-up, run_lesson and exercise checks pay for their own experiment's imports
+    only (lesson 1's alone imports scikit-learn, seconds on a laptop)."""
     code = (
         "import sys; from e2edl.course import get_lesson; "
         "names = [get_lesson(n).name for n in ('linear-regression', '2', '02_linear_regression', 'linear_regression')]; "
+        "from e2edl.exercises import exercises_for; exercises_for('linear-regression'); "
         "print(names, sorted(m for m in sys.modules if m.startswith('e2edl.experiments.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -45,8 +45,8 @@ from e2edl.recipes.huggingface_nlp import (
     FINE_TUNE_QUICK,
     FROZEN,
     FROZEN_QUICK,
-    GPT,
-    GPT_QUICK,
+    GPT_RECIPE,
+    GPT_RECIPE_QUICK,
     LORA,
     SUBSET,
     SUBSET_QUICK,
@@ -249,13 +249,14 @@ def accelerate_part(cfg: RunConfig) -> tuple[dict, Table]:
 
 
 def gpt_part(cfg: RunConfig) -> dict:
-    """The gpt lesson's model (``GPT``; ``GPT_QUICK``) as a Hugging Face model: round trip, generate, pipeline."""
+    """The gpt lesson's model (``GPT_RECIPE``; quick: ``GPT_RECIPE_QUICK``) as a Hugging Face model:
+    round trip, generate, pipeline."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
     from e2edl.nn.hf_gpt import GPTForCausalLM, char_tokenizer
 
     data = CharSplits.of(load_tinyshakespeare())
-    recipe = GPT_QUICK if cfg.quick else GPT
+    recipe = GPT_RECIPE_QUICK if cfg.quick else GPT_RECIPE
     gpt, _ = train_gpt(data, recipe, **cfg.fit_options("gpt"))
     gpt = gpt.cpu().float().eval()
     model, tokenizer = GPTForCausalLM.from_gpt(gpt), char_tokenizer(data.vocabulary)

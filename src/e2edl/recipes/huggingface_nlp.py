@@ -298,7 +298,8 @@ def load_classifier(model_dir):
     return AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
 
 
-# The lesson's settings: full mode, and quick mode (the same code on a few hundred reviews, 128 tokens).
+# The lesson's settings: full mode, and quick mode (the same code on a few hundred reviews; 128 tokens
+# for the frozen encoder, 96 for fine-tuning).
 SUBSET = ImdbSubset()
 SUBSET_QUICK = ImdbSubset(train_reviews=400, val_reviews=200, test_reviews=400)
 FROZEN = FrozenRecipe()
@@ -309,8 +310,8 @@ FINE_TUNE = FineTuneRecipe()
 FINE_TUNE_QUICK = FineTuneRecipe(max_length=96, head_tokens=48, batch_size=16, lr=3e-4, evaluations=1)
 # Our GPT as a Hugging Face model: the gpt lesson's FAST recipe. Only equalities are claimed of it
 # (round trip, generate, pipeline), which hold for any weights: quick mode trains 50 steps.
-GPT = FAST
-GPT_QUICK = replace(FAST, steps=50, warmup_steps=10, eval_every=50)
+GPT_RECIPE = FAST
+GPT_RECIPE_QUICK = replace(FAST, steps=50, warmup_steps=10, eval_every=50)
 
 
 # --------------------------------------------------------------------------------- SmolLM2 + LoRA
@@ -471,8 +472,8 @@ __all__ = [
     "FINE_TUNE_QUICK",
     "FROZEN",
     "FROZEN_QUICK",
-    "GPT",
-    "GPT_QUICK",
+    "GPT_RECIPE",
+    "GPT_RECIPE_QUICK",
     "SUBSET",
     "SUBSET_QUICK",
     "FineTuneRecipe",
