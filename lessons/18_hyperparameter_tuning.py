@@ -252,8 +252,12 @@ print(f"{path.name}: restorable = {tune.Tuner.can_restore(str(path))}")
 # The lesson's run proves the restore on a search it interrupts: its plain random search (search
 # seed 0). It starts that search with a driver process of its own — `python -m
 # e2edl.recipes.search_driver`, the same program as `scripts/tune_search.py` — against the
-# lesson's Ray, and kills it with `SIGKILL` (no chance to save anything) as soon as the search's
-# saved state holds a trial's checkpoint — a trial has finished an epoch and Tune has recorded it:
+# lesson's Ray, and kills it with `SIGKILL` (no chance to save anything) at the first moment the
+# search's saved state holds a checkpoint of every epoch the trials have reported. Tune writes a
+# result as soon as it comes and saves its state only every 10 seconds or so; a kill in between
+# would lose the newest epochs' checkpoints, and the restored trials would train those epochs
+# again. (Which is fine for a search — but the claims below check that nothing is trained twice,
+# so the kill waits for a moment when that holds, pausing the driver to be sure.)
 
 # %%
 from e2edl.recipes.search_driver import kill_at_first_epoch

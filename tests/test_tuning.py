@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pickle
 import secrets
 import shutil
 import signal
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -195,7 +197,7 @@ def test_a_killed_driver_is_restored_and_the_search_finishes(cluster: str, tmp_p
     from e2edl.recipes.search_driver import kill_at_first_epoch
 
     storage = tmp_path / "tune"
-    # SIGKILL the driver (its process group) once the search's saved state holds a trial's checkpoint
+    # SIGKILL the driver (its process group) once the saved state holds every epoch the trials reported
     kill_at_first_epoch(driver_command(cluster, storage), storage / "random-seed0", env=env(), timeout=300)
     before = {name: len(rows) for name, rows in trial_results(storage).items()}
     assert sum(before.values()) < 16, "the search had finished before the kill"
@@ -314,22 +316,46 @@ def test_the_budget_counts_each_trial_epoch_once_and_reads_the_disk_after_a_rest
     assert not fresh.stop_all()
 
 
-def test_the_kill_waits_for_a_checkpoint_in_the_saved_state_and_retrained_epochs_are_counted(
-    tmp_path: Path,
-) -> None:
-    from e2edl.recipes.search_driver import checkpoints_in_state, resumed_from_checkpoints
+def state_entry(trial_id: str, iteration: int | None) -> list[str]:
+    """A trial's entry in Tune's saved state: its checkpoint manager pickled, as hex, whose newest
+    checkpoint result carries the training iteration (``None``: no checkpoint yet)."""
+    latest = None if iteration is None else SimpleNamespace(metrics={"training_iteration": iteration})
+    manager = pickle.dumps(SimpleNamespace(_latest_checkpoint_result=latest))
+    metadata = {"checkpoint_manager": {"_type": "CLOUDPICKLE_FALLBACK", "value": manager.hex()}}
+    return [json.dumps({"trial_id": trial_id}), json.dumps(metadata)]
 
-    assert checkpoints_in_state(tmp_path) == 0  # nothing saved yet
 
-    def manager(text: bytes) -> str:  # how Tune stores a trial's checkpoint manager: pickled, as hex
-        return json.dumps({"checkpoint_manager": {"_type": "CLOUDPICKLE_FALLBACK", "value": text.hex()}})
+def report(experiment: Path, folder: str, trial_id: str, iterations: int) -> None:
+    (experiment / folder).mkdir(exist_ok=True)
+    lines = [json.dumps({"trial_id": trial_id, "training_iteration": i}) for i in range(1, iterations + 1)]
+    (experiment / folder / "result.json").write_text("\n".join(lines) + "\n")
 
-    older = {"trial_data": [["{}", manager(b"...no checkpoint yet...")]]}
-    (tmp_path / "experiment_state-2026-12-02_01-00-00.json").write_text(json.dumps(older))
-    assert checkpoints_in_state(tmp_path) == 0
-    newer = {"trial_data": [["{}", manager(b".../t0/checkpoint_000000...")], ["{}", manager(b"...")]]}
-    (tmp_path / "experiment_state-2026-12-02_01-00-05.json").write_text(json.dumps(newer))
-    assert checkpoints_in_state(tmp_path) == 1  # the newest state is read
+
+def test_the_kill_waits_until_the_saved_state_holds_every_reported_epoch(tmp_path: Path) -> None:
+    from e2edl.recipes.search_driver import checkpointed_iterations, state_holds_every_reported_epoch
+
+    assert checkpointed_iterations(tmp_path) is None  # nothing saved yet
+    assert not state_holds_every_reported_epoch(tmp_path)
+    report(tmp_path, "trial_a", "a", 1)
+    report(tmp_path, "trial_b", "b", 1)
+    state = tmp_path / "experiment_state-2026-12-02_01-00-00.json"
+    state.write_text(json.dumps({"trial_data": [state_entry("a", None), state_entry("b", None)]}))
+    assert checkpointed_iterations(tmp_path) == {"a": 0, "b": 0}
+    assert not state_holds_every_reported_epoch(tmp_path)  # both reported, neither checkpoint saved
+    newer = tmp_path / "experiment_state-2026-12-02_01-00-10.json"  # the newest state is read
+    newer.write_text(json.dumps({"trial_data": [state_entry("a", 1), state_entry("b", None)]}))
+    assert not state_holds_every_reported_epoch(tmp_path)  # b's epoch would be trained again
+    newer.write_text(json.dumps({"trial_data": [state_entry("a", 1), state_entry("b", 1)]}))
+    assert state_holds_every_reported_epoch(tmp_path)
+    report(tmp_path, "trial_a", "a", 2)  # a reports again before the next save
+    assert not state_holds_every_reported_epoch(tmp_path)
+    newer.write_text(json.dumps({"trial_data": [state_entry("a", 1)]})[:-5])  # being written
+    assert checkpointed_iterations(tmp_path) is None
+    assert not state_holds_every_reported_epoch(tmp_path)
+
+
+def test_retrained_epochs_are_counted(tmp_path: Path) -> None:
+    from e2edl.recipes.search_driver import resumed_from_checkpoints
 
     rows = {
         "t0": [(1, 1), (2, 2)],

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from e2edl.recipes.tune_results import trial_rows
+from e2edl.recipes.tune_results import epochs_by_trial, trial_rows
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report home: nodes may be offline
 
@@ -96,50 +96,73 @@ def driver_command(storage: str | Path, plan, *, address: str, search: str, seed
             "--trials", str(plan.random_trials), "--reduction-factor", str(plan.reduction_factor)]  # fmt: skip
 
 
-def checkpoints_in_state(experiment: Path) -> int:
-    """How many trials have a checkpoint recorded in the search's newest saved state
-    (``experiment_state-*.json``): what a restore resumes from. Tune writes a trial's
-    ``result.json`` line first and records its checkpoint in that state a moment later; a driver
-    killed in between loses the checkpoint, and the trial trains its epoch again after the restore.
-    (Each trial's checkpoint manager is stored pickled, as hex: the checkpoint's folder name,
-    ``checkpoint_000000`` and on, is in its bytes.)"""
+def checkpointed_iterations(experiment: Path) -> dict[str, int] | None:
+    """Trial id → the training iteration of the newest checkpoint that the search's newest saved
+    state (``experiment_state-*.json``) records for the trial (0: none yet) — what a restore
+    resumes it from. ``None`` while there is no state, or it is being written.
+
+    Tune writes a trial's ``result.json`` line first and records its checkpoint in that state later
+    (the state is saved every 10 s or so); a driver killed in between loses the checkpoint, and the
+    trial trains that epoch again after the restore. Each trial's checkpoint manager is stored
+    pickled, as hex (unpickling it imports Ray's classes: this reads our own search's files)."""
+    import pickle
+
     states = sorted(experiment.glob("experiment_state-*.json"))
     if not states:
-        return 0
+        return None
     try:
         state = json.loads(states[-1].read_text())
     except (OSError, ValueError):
-        return 0  # replaced, or being written: look again
-    count = 0
-    for _, metadata in state.get("trial_data", []):
-        manager = json.loads(metadata).get("checkpoint_manager", {})
-        value = manager.get("value", "") if isinstance(manager, dict) else ""
+        return None  # replaced, or being written: look again
+    found = {}
+    for trial, metadata in state.get("trial_data", []):
+        manager = json.loads(metadata).get("checkpoint_manager")
         try:
-            count += b"checkpoint_0" in bytes.fromhex(value)
-        except ValueError:
-            count += "checkpoint_0" in str(manager)
-    return count
+            latest = pickle.loads(bytes.fromhex(manager["value"]))._latest_checkpoint_result
+            found[json.loads(trial)["trial_id"]] = int(latest.metrics["training_iteration"]) if latest else 0
+        except (AttributeError, KeyError, TypeError, ValueError, pickle.UnpicklingError):
+            return None
+    return found
+
+
+def state_holds_every_reported_epoch(experiment: Path) -> bool:
+    """True when some trial has reported an epoch and the saved state holds a checkpoint of every
+    trial's last reported epoch: a driver killed now loses no epoch."""
+    reported, saved = epochs_by_trial(experiment), checkpointed_iterations(experiment)
+    if not reported or not saved:
+        return False
+    return all(saved.get(trial, 0) >= epochs for trial, epochs in reported.items())
 
 
 def kill_at_first_epoch(
     command: list[str], experiment: Path, env: dict | None = None, timeout: float = 600
 ) -> dict:
-    """Start the driver ``command``, ``SIGKILL`` it (its whole process group) as soon as the
-    search's saved state under ``experiment`` holds a trial's checkpoint; return the
-    seconds that took and the epochs the trials had reported."""
+    """Start the driver ``command`` and ``SIGKILL`` it (its whole process group) at the first
+    moment the search's saved state holds a checkpoint of every epoch its trials have reported;
+    return the seconds that took and the epochs the trials had reported.
+
+    The driver is paused (``SIGSTOP``) and the files read again before the kill, so that no trial
+    reports an epoch between the last look and the kill; if one did, it goes on (``SIGCONT``)."""
     started = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": "1"} if env is None else env
     driver = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + timeout
     try:
-        while checkpoints_in_state(experiment) == 0:
+        while True:
             if driver.poll() is not None:
                 raise RuntimeError(
                     f"the search driver ended before it could be killed: {driver.stderr.read()[-2000:]}"
                 )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no trial's checkpoint was in the search's state within {timeout:.0f} s")
+                raise TimeoutError(
+                    f"the search's saved state did not catch up with its trials' epochs within {timeout:.0f} s"
+                )
+            if state_holds_every_reported_epoch(experiment):
+                os.killpg(driver.pid, signal.SIGSTOP)  # nothing is written while we look again
+                if state_holds_every_reported_epoch(experiment):
+                    break
+                os.killpg(driver.pid, signal.SIGCONT)
             time.sleep(0.05)
     finally:
         if driver.poll() is None:
