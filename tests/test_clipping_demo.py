@@ -15,10 +15,16 @@ from e2edl.recipes.sequences import clipping_demo, clipping_run
 START_LOSS = 4.1744  # ln 65: an untrained model's loss on 65 characters
 
 
+@pytest.fixture(scope="module")
+def data() -> CharSplits:
+    return CharSplits.of(load_tinyshakespeare())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 3])
-def test_without_clipping_the_rnn_explodes_and_with_it_the_loss_stays_below_the_start(seed: int) -> None:
-    data = CharSplits.of(load_tinyshakespeare())
+def test_without_clipping_the_rnn_explodes_and_with_it_the_loss_stays_below_the_start(
+    data: CharSplits, seed: int
+) -> None:
     demo = replace(clipping_demo(quick=True), steps=12)
     unclipped = clipping_run(data, demo, clip=False, seed=seed)
     clipped = clipping_run(data, demo, clip=True, seed=seed)
@@ -29,8 +35,7 @@ def test_without_clipping_the_rnn_explodes_and_with_it_the_loss_stays_below_the_
 
 
 @pytest.mark.slow
-def test_over_the_whole_quick_run_the_clipped_loss_never_returns_to_the_start() -> None:
-    data = CharSplits.of(load_tinyshakespeare())
+def test_over_the_whole_quick_run_the_clipped_loss_never_returns_to_the_start(data: CharSplits) -> None:
     demo = clipping_demo(quick=True)  # 40 steps
     clipped = clipping_run(data, demo, clip=True, seed=2)
     assert max(clipped["loss"][1:]) < START_LOSS
